@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Makes sure Java 17 + Maven are there and prefetches into the local Maven repository
+# (~/.m2 unless -Dmaven.repo.local=DIR is passed) everything that
+#   bindings/kotlin/pom.xml          (Kotlin/JVM bindings + JUnit 5 tests)
+#   android/compile-check/pom.xml    (Android compile check against android-all)
+# need, so later builds also work offline (mvn -o).
+#
+# dependency:go-offline alone is not enough: it skips surefire's JUnit Platform provider
+# and the plexus-utils Maven injects into old plugins. So this also builds a throwaway
+# copy of each module, with one tiny source and test, which fetches exactly what the
+# real builds use. Nothing is written into the work tree.
+#
+# Usage: bash .ci/install-maven.sh [extra mvn args, e.g. -Dmaven.repo.local=/tmp/m2]
+#        VERIFY_OFFLINE=1 bash .ci/install-maven.sh    # then rebuild the copies with -o
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  echo "install-maven: installing maven and openjdk-17-jdk-headless" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null
+fi
+
+MVN=(mvn -B -q -ntp "$@")
+start=$SECONDS
+
+echo "install-maven: dependency:go-offline" >&2
+"${MVN[@]}" -f "$ROOT/bindings/kotlin/pom.xml" dependency:go-offline
+"${MVN[@]}" -f "$ROOT/android/compile-check/pom.xml" dependency:go-offline
+
+SCRATCH="$(mktemp -d /tmp/kinesis-recorder-m2-prefetch.XXXXXX)"
+trap 'rm -rf "$SCRATCH"' EXIT
+
+# JVM bindings: one generated-style file, one hand-written file, one JUnit 5 test.
+K="$SCRATCH/bindings/kotlin"
+mkdir -p "$K/src/main/kotlin/prefetch" "$K/src/test/kotlin/prefetch" "$K/gen/prefetch/ffi"
+cp "$ROOT/bindings/kotlin/pom.xml" "$K/pom.xml"
+cat > "$K/gen/prefetch/ffi/LibC.kt" <<'KT'
+package prefetch.ffi
+import com.sun.jna.Library
+import com.sun.jna.Native
+interface LibC : Library { fun getpid(): Int }
+object Ffi { val libc: LibC by lazy { Native.load("c", LibC::class.java) } }
+KT
+cat > "$K/src/main/kotlin/prefetch/Pid.kt" <<'KT'
+package prefetch
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+suspend fun pid(): Int = withContext(Dispatchers.IO) { prefetch.ffi.Ffi.libc.getpid() }
+KT
+cat > "$K/src/test/kotlin/prefetch/PidTest.kt" <<'KT'
+package prefetch
+import kotlinx.coroutines.test.runTest
+import org.junit.jupiter.api.Test
+import kotlin.test.assertEquals
+class PidTest {
+    @Test fun pidMatches() = runTest { assertEquals(ProcessHandle.current().pid().toInt(), pid()) }
+}
+KT
+
+# Android compile check: one class using the framework, coroutines-android and JNA.
+A="$SCRATCH/android"
+mkdir -p "$A/compile-check" "$A/kinesis-recorder/src/main/kotlin/prefetch"
+cp "$ROOT/android/compile-check/pom.xml" "$A/compile-check/pom.xml"
+cat > "$A/kinesis-recorder/src/main/kotlin/prefetch/Net.kt" <<'KT'
+package prefetch
+import android.content.Context
+import android.net.ConnectivityManager
+import android.net.Network
+import android.os.Handler
+import android.os.Looper
+import kotlinx.coroutines.android.asCoroutineDispatcher
+fun watch(context: Context) {
+    val handler = Handler(Looper.getMainLooper())
+    handler.asCoroutineDispatcher()
+    com.sun.jna.Native.POINTER_SIZE
+    context.getSystemService(ConnectivityManager::class.java)?.registerDefaultNetworkCallback(
+        object : ConnectivityManager.NetworkCallback() { override fun onAvailable(network: Network) {} }, handler)
+}
+KT
+
+build_copies() {
+  "${MVN[@]}" "$@" -f "$K/pom.xml" test -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
+  "${MVN[@]}" "$@" -f "$A/compile-check/pom.xml" compile -Duniffi.generated.dir="$K/gen"
+}
+
+echo "install-maven: building throwaway copies (fetches compiler, test provider)" >&2
+build_copies
+if [ "${VERIFY_OFFLINE:-0}" = 1 ]; then
+  echo "install-maven: rebuilding the copies offline" >&2
+  rm -rf "$K/target" "$A/compile-check/target"
+  build_copies -o
+fi
+echo "install-maven: done in $((SECONDS - start)) s" >&2

@@ -1,0 +1,180 @@
+//! [`RecorderConfig`]: every tunable of the recorder, its default, and the
+//! validation of its values, in one place.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * KIB;
+
+/// What to do when a new record would take the store past `max_storage_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum WhenFull {
+    /// Evict the oldest records (reported as dropped) to make room. The default:
+    /// recent telemetry is usually worth more than old.
+    #[default]
+    DropOldest,
+    /// Refuse the new record with `RecorderError::StorageFull`.
+    RejectNew,
+}
+
+/// How PutRecords bodies are encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum WireFormat {
+    /// `application/x-amz-json-1.1`, data in base64. Every server speaks it.
+    #[default]
+    Json,
+}
+
+/// The recorder's settings. Start from [`RecorderConfig::new`] and change what
+/// you need; [`RecorderConfig::validate`] says what is wrong with a value.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct RecorderConfig {
+    /// Path of the SQLite file. Put it in the app's private, persistent data
+    /// directory (not a cache or temporary directory the OS may purge).
+    pub database_path: String,
+    /// AWS region, for example `eu-west-1`. Gives the endpoint unless
+    /// `endpoint` is set, and is always used for signing.
+    pub region: String,
+    /// Endpoint override, for local servers or VPC endpoints. `https://` is
+    /// required except for loopback hosts.
+    pub endpoint: Option<String>,
+    /// Upper bound of the sum of stored record sizes (data + partition key).
+    pub max_storage_bytes: u64,
+    /// Policy when the store is full.
+    pub when_full: WhenFull,
+    /// Records older than this are dropped (reported as expired). None keeps
+    /// records until they are delivered or evicted.
+    pub max_record_age: Option<Duration>,
+    /// Largest accepted record, data + partition key. Kinesis allows 1 MiB,
+    /// or up to 10 MiB on streams raised with `UpdateMaxRecordSize`.
+    pub max_record_bytes: u64,
+    /// Largest PutRecords request, data + partition keys: 5 MiB, up to 10 MiB
+    /// for raised streams.
+    pub max_request_bytes: u64,
+    /// Records per PutRecords request, at most 500.
+    pub max_records_per_request: u32,
+    /// Times the service may reject one record (per-record throttling or
+    /// internal failure) before it is dropped. Network errors, timeouts and
+    /// whole-request errors never count.
+    pub max_attempts: u32,
+    /// Submit automatically in the background (interval, thresholds, network
+    /// coming back). When false, only `submit_all_records` sends.
+    pub auto_submit: bool,
+    /// Interval of automatic submission while records are pending. No timer
+    /// runs while the store is empty.
+    pub submit_interval: Duration,
+    /// Submit as soon as this many records are pending (0 = off).
+    pub submit_threshold_records: u64,
+    /// Submit as soon as this many bytes are pending (0 = off).
+    pub submit_threshold_bytes: u64,
+    /// Emit `StorageThresholdCrossed` when stored bytes rise past this value
+    /// (0 = off), like the iOS recorder's `notificationByteThreshold`.
+    pub notification_byte_threshold: u64,
+    /// Bytes of saved records allowed to wait in memory for the writer.
+    /// Beyond it `save_record` returns `Overloaded` instead of blocking.
+    pub max_queued_bytes: u64,
+    /// Timeout of one HTTP request, connection included.
+    pub request_timeout: Duration,
+    /// Wire encoding of requests.
+    pub wire_format: WireFormat,
+}
+
+/// Hard limits of the Kinesis service that no configuration may exceed.
+pub mod service_limits {
+    use super::MIB;
+    pub const MAX_RECORDS_PER_REQUEST: u32 = 500;
+    pub const MAX_REQUEST_BYTES: u64 = 10 * MIB;
+    pub const MAX_RECORD_BYTES: u64 = 10 * MIB;
+}
+
+impl RecorderConfig {
+    /// Defaults for everything but the file and the region.
+    pub fn new(database_path: impl Into<String>, region: impl Into<String>) -> Self {
+        RecorderConfig {
+            database_path: database_path.into(),
+            region: region.into(),
+            endpoint: None,
+            max_storage_bytes: 5 * MIB,
+            when_full: WhenFull::DropOldest,
+            max_record_age: None,
+            max_record_bytes: MIB,
+            max_request_bytes: 5 * MIB,
+            max_records_per_request: service_limits::MAX_RECORDS_PER_REQUEST,
+            max_attempts: 10,
+            auto_submit: true,
+            submit_interval: Duration::from_secs(30),
+            submit_threshold_records: 500,
+            submit_threshold_bytes: 512 * KIB,
+            notification_byte_threshold: 0,
+            max_queued_bytes: 8 * MIB,
+            request_timeout: Duration::from_secs(15),
+            wire_format: WireFormat::Json,
+        }
+    }
+
+    /// Checks every value; the error names the field and the accepted range.
+    pub(crate) fn validate(&self) -> Result<()> {
+        use service_limits::*;
+        if self.database_path.trim().is_empty() {
+            return Err(Error::invalid("database_path", "must not be empty"));
+        }
+        if self.max_storage_bytes == 0 {
+            return Err(Error::invalid("max_storage_bytes", "must be greater than 0"));
+        }
+        if self.max_record_bytes == 0 || self.max_record_bytes > MAX_RECORD_BYTES {
+            return Err(Error::invalid(
+                "max_record_bytes",
+                format!("must be between 1 and {MAX_RECORD_BYTES} (10 MiB), got {}", self.max_record_bytes),
+            ));
+        }
+        if self.max_request_bytes == 0 || self.max_request_bytes > MAX_REQUEST_BYTES {
+            return Err(Error::invalid(
+                "max_request_bytes",
+                format!("must be between 1 and {MAX_REQUEST_BYTES} (10 MiB), got {}", self.max_request_bytes),
+            ));
+        }
+        if self.max_record_bytes > self.max_request_bytes {
+            return Err(Error::invalid(
+                "max_record_bytes",
+                "must not exceed max_request_bytes (a record must fit in one request)",
+            ));
+        }
+        if self.max_record_bytes > self.max_storage_bytes {
+            return Err(Error::invalid(
+                "max_record_bytes",
+                "must not exceed max_storage_bytes (a record must fit in the store)",
+            ));
+        }
+        if self.max_records_per_request == 0 || self.max_records_per_request > MAX_RECORDS_PER_REQUEST {
+            return Err(Error::invalid(
+                "max_records_per_request",
+                format!("must be between 1 and {MAX_RECORDS_PER_REQUEST}, got {}", self.max_records_per_request),
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(Error::invalid("max_attempts", "must be at least 1"));
+        }
+        if self.submit_interval < Duration::from_millis(10) {
+            return Err(Error::invalid("submit_interval", "must be at least 10 ms"));
+        }
+        if self.max_record_age == Some(Duration::ZERO) {
+            return Err(Error::invalid("max_record_age", "must be greater than 0, or None for no limit"));
+        }
+        if self.max_queued_bytes < self.max_record_bytes {
+            return Err(Error::invalid(
+                "max_queued_bytes",
+                "must be at least max_record_bytes (a record must fit in the queue)",
+            ));
+        }
+        if self.request_timeout < Duration::from_millis(100) {
+            return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
+        }
+        crate::transport::endpoint::validate_region(&self.region)?;
+        Ok(())
+    }
+}

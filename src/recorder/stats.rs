@@ -1,0 +1,81 @@
+//! What the recorder reports about itself: [`RecorderStats`] and the
+//! [`SubmitReport`] of one submission.
+
+use std::time::Duration;
+
+/// A snapshot of the recorder, to tell a network problem from a hot partition
+/// key, an under-provisioned stream or a misconfigured one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct RecorderStats {
+    /// Records stored and not yet delivered.
+    pub pending_records: u64,
+    /// Their bytes (data + partition keys): what counts against `max_storage_bytes`.
+    pub pending_bytes: u64,
+    /// Saved records still in memory on their way to the disk.
+    pub queued_records: u64,
+    /// Age of the oldest pending record.
+    pub oldest_pending_age: Option<Duration>,
+    /// Per stream with pending records, or with a submission problem.
+    pub streams: Vec<StreamStats>,
+    /// Whether the app reported the network as available.
+    pub network_available: bool,
+    /// Records acknowledged by the service (since the store was created).
+    pub records_submitted: u64,
+    /// Per-record rejections that will be retried.
+    pub records_retried: u64,
+    /// Per-record `ProvisionedThroughputExceededException`s: a hot shard or
+    /// partition key, or too few shards.
+    pub records_throttled: u64,
+    /// PutRecords calls that got an answer with per-record results.
+    pub requests_sent: u64,
+    /// Calls that failed as a whole (network, 5xx, throttled, rejected).
+    pub requests_failed: u64,
+    pub records_dropped_storage_full: u64,
+    pub records_dropped_expired: u64,
+    pub records_dropped_attempts_exhausted: u64,
+    pub records_dropped_deleted: u64,
+}
+
+/// The state of one stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct StreamStats {
+    pub stream_name: String,
+    pub pending_records: u64,
+    pub pending_bytes: u64,
+    pub oldest_pending_age: Option<Duration>,
+    /// How long automatic submission of this stream waits after failures.
+    pub retry_in: Option<Duration>,
+    /// The last failure of this stream, cleared by the next success.
+    pub last_error: Option<String>,
+}
+
+/// What one `submit_all_records` call did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct SubmitReport {
+    /// Records acknowledged by the service.
+    pub records_submitted: u64,
+    /// Per-record rejections that will be retried.
+    pub records_retried: u64,
+    /// Records that left undelivered (attempts exhausted, expired).
+    pub records_dropped: u64,
+    /// Records still pending when the call returned.
+    pub records_remaining: u64,
+    /// PutRecords calls made.
+    pub requests: u64,
+    /// True when nothing was sent because the app marked the network unavailable.
+    pub network_unavailable: bool,
+    /// One entry per stream whose submission stopped on an error.
+    pub errors: Vec<StreamError>,
+}
+
+/// Why the submission of one stream stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct StreamError {
+    pub stream_name: String,
+    pub code: Option<String>,
+    pub message: String,
+}

@@ -1,0 +1,419 @@
+//! The submission worker: one thread running a small tokio runtime, woken by
+//! commands (explicit submit, network change, save past a threshold,
+//! shutdown) and by the timer the schedule asks for. It drains stream by
+//! stream: read a batch, send it, let the policy judge the answer, settle the
+//! records in the store, report.
+//!
+//! Explicit submissions that arrive while a drain runs are coalesced: they
+//! all get the report of the next drain, so an app that calls
+//! `submit_all_records` after every save costs one drain at a time, not one
+//! request per record.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use crate::error::RecorderError;
+use crate::policy::backoff::Backoff;
+use crate::policy::outcome::{judge_failure, judge_response, Verdict};
+use crate::policy::schedule::{next_step, NextStep, WorkerView};
+use crate::recorder::events::RecorderEvent;
+use crate::recorder::stats::{StreamError, SubmitReport};
+use crate::transport::Transport;
+
+pub(crate) enum Command {
+    /// Something changed (saves committed, network state): decide again.
+    Wake,
+    Submit(oneshot::Sender<Result<SubmitReport, RecorderError>>),
+    Shutdown,
+}
+
+/// Submission health of one stream, kept across drains.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamState {
+    /// Automatic submission of this stream waits until then.
+    pub ready_at: Instant,
+    /// Consecutive failed calls, and consecutive batches with rejected records.
+    pub call_failures: u32,
+    pub record_failures: u32,
+    pub last_error: Option<String>,
+}
+
+impl StreamState {
+    fn new(now: Instant) -> Self {
+        StreamState {
+            ready_at: now,
+            call_failures: 0,
+            record_failures: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// Whole-call transient failures an explicit submit retries before it gives
+/// the stream back to the background schedule.
+const EXPLICIT_TRANSIENT_RETRIES: u32 = 2;
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    transport: Transport,
+    commands: mpsc::UnboundedReceiver<Command>,
+    last_drain: Instant,
+}
+
+/// How a drain of one stream ended.
+enum StreamEnd {
+    /// Nothing left to send.
+    Drained,
+    /// Records were rejected and will be retried after `delay`.
+    RecordsRejected { delay: Duration },
+    /// The call failed as a whole; the stream's state says when to retry.
+    CallFailed { error: StreamError },
+    /// Shutdown or network loss interrupted it.
+    Interrupted,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>, transport: Transport, commands: mpsc::UnboundedReceiver<Command>) -> Self {
+        let now = Instant::now();
+        // Records left from a previous run are due at once.
+        let left_over = shared.lock_store().pending_records() > 0;
+        Worker {
+            last_drain: if left_over {
+                now.checked_sub(shared.config.submit_interval).unwrap_or(now)
+            } else {
+                now
+            },
+            shared,
+            transport,
+            commands,
+        }
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            let view = self.view();
+            if view.pending_records == 0 {
+                // The interval counts from the first record after an empty spell.
+                self.last_drain = view.now;
+            }
+            let command = match next_step(&WorkerView { last_drain: self.last_drain, ..view }) {
+                NextStep::DrainNow => {
+                    self.drain(false).await;
+                    self.last_drain = Instant::now();
+                    continue;
+                }
+                NextStep::WaitUntil(at) => {
+                    tokio::select! {
+                        command = self.commands.recv() => command,
+                        _ = tokio::time::sleep_until(at.into()) => continue,
+                    }
+                }
+                NextStep::Idle => self.commands.recv().await,
+            };
+            match command {
+                None | Some(Command::Shutdown) => return,
+                Some(Command::Wake) => {}
+                Some(Command::Submit(reply)) => {
+                    let mut waiting = vec![reply];
+                    let mut shutdown = false;
+                    // Coalesce every submit already waiting into this drain.
+                    while let Ok(command) = self.commands.try_recv() {
+                        match command {
+                            Command::Submit(reply) => waiting.push(reply),
+                            Command::Wake => {}
+                            Command::Shutdown => shutdown = true,
+                        }
+                    }
+                    let report = if shutdown { Err(RecorderError::ShutDown) } else { Ok(self.drain(true).await) };
+                    for reply in waiting {
+                        let _ = reply.send(report.clone());
+                    }
+                    if shutdown {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn view(&self) -> WorkerView {
+        let now = Instant::now();
+        let config = &self.shared.config;
+        let store = self.shared.lock_store();
+        let pending = store.pending_streams();
+        let states = self.shared.lock_streams();
+        let earliest_ready = pending
+            .iter()
+            .map(|s| states.get(&s.name).map_or(now, |state| state.ready_at))
+            .min();
+        WorkerView {
+            now,
+            network_available: self.shared.network_available.load(Ordering::Acquire),
+            auto_submit: config.auto_submit,
+            pending_records: store.pending_records(),
+            pending_bytes: store.pending_bytes(),
+            threshold_records: config.submit_threshold_records,
+            threshold_bytes: config.submit_threshold_bytes,
+            last_drain: self.last_drain,
+            interval: config.submit_interval,
+            earliest_ready,
+        }
+    }
+
+    /// Sends what is pending, stream by stream. An explicit drain includes
+    /// every record saved before it started, ignores the streams' backoff,
+    /// and waits out per-record retries itself; a background drain skips
+    /// streams that are backing off and leaves retries to the schedule.
+    async fn drain(&mut self, explicit: bool) -> SubmitReport {
+        let mut report = SubmitReport::default();
+        if explicit {
+            if let Err(error) = self.shared.queue.flush() {
+                tracing::warn!(%error, "submitting without the records the disk refused");
+            }
+        }
+        self.drop_expired();
+        if !self.shared.network_available.load(Ordering::Acquire) {
+            report.network_unavailable = true;
+            report.records_remaining = self.shared.lock_store().pending_records();
+            return report;
+        }
+        let streams = self.shared.lock_store().pending_streams();
+        for stream in streams {
+            let now = Instant::now();
+            let ready_at = self.shared.lock_streams().get(&stream.name).map_or(now, |s| s.ready_at);
+            if !explicit && ready_at > now {
+                continue;
+            }
+            // Per-record retries of an explicit submit are bounded by the
+            // attempts limit: every pass costs the rejected records one.
+            for _pass in 0..=self.shared.config.max_attempts {
+                match self.drain_stream(&stream.name, explicit, &mut report).await {
+                    StreamEnd::RecordsRejected { delay } if explicit => {
+                        if !self.pause(delay).await {
+                            break;
+                        }
+                    }
+                    StreamEnd::CallFailed { error, .. } => {
+                        report.errors.push(error);
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            if self.shared.is_shutting_down() {
+                break;
+            }
+        }
+        report.records_remaining = self.shared.lock_store().pending_records();
+        report
+    }
+
+    /// One pass over one stream's records, oldest first.
+    async fn drain_stream(&mut self, stream: &str, explicit: bool, report: &mut SubmitReport) -> StreamEnd {
+        let config = &self.shared.config;
+        let mut cursor = 0;
+        let mut refreshed_credentials = false;
+        let mut transient_retries = 0;
+        loop {
+            if self.shared.is_shutting_down() || !self.shared.network_available.load(Ordering::Acquire) {
+                return StreamEnd::Interrupted;
+            }
+            let batch = match self.shared.lock_store().next_batch(
+                stream,
+                cursor,
+                config.max_records_per_request,
+                config.max_request_bytes,
+            ) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    return StreamEnd::CallFailed {
+                        error: StreamError {
+                            stream_name: stream.to_owned(),
+                            code: None,
+                            message: error.to_string(),
+                        },
+                    }
+                }
+            };
+            let Some(last) = batch.last() else {
+                return StreamEnd::Drained;
+            };
+            let last_id = last.id;
+            report.requests += 1;
+            let answer = tokio::select! {
+                answer = self.transport.put_records(stream, &batch) => answer,
+                _ = self.shared.shutdown_signal.notified() => return StreamEnd::Interrupted,
+            };
+            let verdict = match &answer {
+                Ok(results) => judge_response(&batch, results, config.max_attempts),
+                Err(failure) => judge_failure(failure),
+            };
+            let failed_call = !matches!(verdict, Verdict::Settled(_));
+            if let Err(error) = self.shared.lock_store().count_request(failed_call) {
+                tracing::warn!(%error, "cannot update the request counters");
+            }
+            match verdict {
+                Verdict::Settled(settlement) => {
+                    let dropped = match self.shared.lock_store().settle(stream, &settlement) {
+                        Ok(dropped) => dropped,
+                        Err(error) => {
+                            // The records stay and will be sent again: at-least-once.
+                            tracing::error!(%error, "cannot record a submission");
+                            return StreamEnd::CallFailed {
+                                error: StreamError { stream_name: stream.to_owned(), code: None, message: error.to_string() },
+                            };
+                        }
+                    };
+                    self.shared.refresh_committed_bytes();
+                    let delivered = settlement.delivered.len() as u64;
+                    report.records_submitted += delivered;
+                    report.records_retried += settlement.retry.len() as u64;
+                    report.records_dropped += dropped.total();
+                    if delivered > 0 {
+                        tracing::debug!(stream, delivered, "records submitted");
+                        self.shared.listeners.emit(RecorderEvent::RecordsSubmitted {
+                            stream_name: stream.to_owned(),
+                            count: delivered,
+                        });
+                    }
+                    self.shared.listeners.emit_dropped(&dropped);
+                    let rejected = settlement.retry.len() + settlement.exhausted.len();
+                    let mut states = self.shared.lock_streams();
+                    let state = states.entry(stream.to_owned()).or_insert_with(|| StreamState::new(Instant::now()));
+                    state.call_failures = 0;
+                    if rejected == 0 {
+                        state.record_failures = 0;
+                        state.last_error = None;
+                        state.ready_at = Instant::now();
+                        cursor = last_id;
+                        continue;
+                    }
+                    // Rejected records (throttling above all) mean the stream
+                    // needs a pause: stop this pass, retry after the backoff.
+                    state.record_failures += 1;
+                    let delay = Backoff::RECORD_REJECTED.delay(state.record_failures, jitter());
+                    state.ready_at = Instant::now() + delay;
+                    state.last_error = Some(format!(
+                        "{rejected} of {} records rejected ({} throttled)",
+                        batch.len(),
+                        settlement.throttled
+                    ));
+                    return StreamEnd::RecordsRejected { delay };
+                }
+                Verdict::RefreshCredentials { reason } if !refreshed_credentials => {
+                    tracing::info!(stream, %reason, "credentials expired; refreshing");
+                    self.transport.invalidate_credentials().await;
+                    refreshed_credentials = true;
+                }
+                Verdict::RetryLater { reason, throttled } => {
+                    let delay = self.call_failed(stream, Backoff::TRANSIENT, None, &reason, true);
+                    if explicit && transient_retries < EXPLICIT_TRANSIENT_RETRIES {
+                        transient_retries += 1;
+                        if self.pause(delay).await {
+                            continue;
+                        }
+                    }
+                    tracing::debug!(stream, throttled, "call failed, will retry");
+                    return call_end(stream, None, reason);
+                }
+                Verdict::RefreshCredentials { reason } => {
+                    let code = Some("ExpiredToken".to_owned());
+                    let message = format!("the credentials were refused as expired even after a refresh: {reason}");
+                    self.call_failed(stream, Backoff::TRANSIENT, code.clone(), &message, true);
+                    return call_end(stream, code, message);
+                }
+                Verdict::CredentialsUnavailable { message } => {
+                    self.call_failed(stream, Backoff::TRANSIENT, None, &message, true);
+                    return call_end(stream, None, message);
+                }
+                Verdict::StreamRejected { code, message } => {
+                    tracing::warn!(stream, %code, %message, "the service rejected the stream's requests");
+                    self.call_failed(stream, Backoff::STREAM_REJECTED, Some(code.clone()), &message, false);
+                    return call_end(stream, Some(code), message);
+                }
+            }
+        }
+    }
+
+    /// Records a failed call in the stream's state, reports it, and returns
+    /// the backoff delay.
+    fn call_failed(&self, stream: &str, backoff: Backoff, code: Option<String>, message: &str, will_retry: bool) -> Duration {
+        let delay = {
+            let mut states = self.shared.lock_streams();
+            let state = states.entry(stream.to_owned()).or_insert_with(|| StreamState::new(Instant::now()));
+            state.call_failures += 1;
+            let delay = backoff.delay(state.call_failures, jitter());
+            state.ready_at = Instant::now() + delay;
+            state.last_error = Some(match &code {
+                Some(code) => format!("{code}: {message}"),
+                None => message.to_owned(),
+            });
+            delay
+        };
+        self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
+            stream_name: stream.to_owned(),
+            code,
+            message: message.to_owned(),
+            will_retry,
+        });
+        delay
+    }
+
+    /// Sleeps, unless shutdown comes first; false when interrupted.
+    async fn pause(&self, delay: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => !self.shared.is_shutting_down(),
+            _ = self.shared.shutdown_signal.notified() => false,
+        }
+    }
+
+    fn drop_expired(&self) {
+        let Some(max_age) = self.shared.config.max_record_age else {
+            return;
+        };
+        let cutoff = now_ms() - max_age.as_millis() as i64;
+        let dropped = self.shared.lock_store().drop_expired(cutoff);
+        match dropped {
+            Ok(dropped) => {
+                self.shared.refresh_committed_bytes();
+                self.shared.listeners.emit_dropped(&dropped);
+            }
+            Err(error) => tracing::error!(%error, "cannot drop expired records"),
+        }
+    }
+}
+
+fn call_end(stream: &str, code: Option<String>, message: String) -> StreamEnd {
+    StreamEnd::CallFailed {
+        error: StreamError {
+            stream_name: stream.to_owned(),
+            code,
+            message,
+        },
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn jitter() -> f64 {
+    rand::rng().random::<f64>()
+}
+
+/// Backoff states as the stats show them.
+pub(crate) fn retry_in(states: &HashMap<String, StreamState>, stream: &str, now: Instant) -> Option<Duration> {
+    states
+        .get(stream)
+        .and_then(|s| s.ready_at.checked_duration_since(now))
+        .filter(|d| !d.is_zero())
+}

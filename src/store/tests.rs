@@ -1,0 +1,163 @@
+//! Store tests on real SQLite files in a temporary directory.
+
+use super::*;
+
+fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
+    NewRecord {
+        stream: stream.into(),
+        partition_key: "pk".into(),
+        explicit_hash_key: None,
+        data: data.to_vec(),
+        created_at_ms,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = Store::open(path.to_str().unwrap()).unwrap();
+    (dir, store)
+}
+
+fn path(dir: &tempfile::TempDir) -> String {
+    dir.path().join("store.db").to_str().unwrap().to_owned()
+}
+
+#[test]
+fn accounting_survives_reopen() {
+    let (dir, mut store) = open();
+    store
+        .insert(&[record("a", b"1234", 1), record("b", b"12", 2), record("a", b"1", 3)], None)
+        .unwrap();
+    assert_eq!(store.pending_records(), 3);
+    assert_eq!(store.pending_bytes(), (4 + 2) + (2 + 2) + (1 + 2));
+    drop(store);
+    let store = Store::open(&path(&dir)).unwrap();
+    assert_eq!(store.pending_records(), 3);
+    let streams = store.pending_streams();
+    assert_eq!(streams.iter().map(|s| (s.name.as_str(), s.records, s.bytes)).collect::<Vec<_>>(), vec![("a", 2, 9), ("b", 1, 4)]);
+    assert_eq!(store.oldest_created_at("a").unwrap(), Some(1));
+    assert_eq!(store.oldest_created_at("zzz").unwrap(), None);
+}
+
+#[test]
+fn batches_are_per_stream_in_order_within_limits() {
+    let (_dir, mut store) = open();
+    let records: Vec<_> = (0..10).map(|i| record(if i % 2 == 0 { "a" } else { "b" }, &[i as u8; 8], i)).collect();
+    store.insert(&records, None).unwrap();
+    let batch = store.next_batch("a", 0, 3, 1000).unwrap();
+    assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![0, 2, 4]);
+    let next = store.next_batch("a", batch.last().unwrap().id, 3, 1000).unwrap();
+    assert_eq!(next.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![6, 8]);
+    // 10 bytes per record: 25 bytes hold two.
+    assert_eq!(store.next_batch("b", 0, 500, 25).unwrap().len(), 2);
+    assert!(store.next_batch("nope", 0, 500, 25).unwrap().is_empty());
+}
+
+#[test]
+fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
+    let (_dir, mut store) = open();
+    store.insert(&[record("a", b"x", 1), record("a", b"y", 2), record("a", b"z", 3)], None).unwrap();
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let settlement = Settlement {
+        delivered: vec![(batch[0].id, batch[0].size)],
+        retry: vec![batch[1].id],
+        exhausted: vec![(batch[2].id, batch[2].size)],
+        throttled: 1,
+    };
+    let dropped = store.settle("a", &settlement).unwrap();
+    assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::AttemptsExhausted)), Some(&1));
+    let left = store.next_batch("a", 0, 500, 1000).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].attempts, 1);
+    assert_eq!(store.pending_records(), 1);
+    assert_eq!(store.pending_bytes(), 3);
+    assert_eq!(store.counter(Counter::Submitted), 1);
+    assert_eq!(store.counter(Counter::Retried), 1);
+    assert_eq!(store.counter(Counter::Throttled), 1);
+    assert_eq!(store.counter(Counter::Dropped(DropReason::AttemptsExhausted)), 1);
+    // Settling a record that is already gone changes nothing.
+    store.settle("a", &settlement).unwrap();
+    assert_eq!(store.pending_records(), 1);
+    assert_eq!(store.pending_bytes(), 3);
+}
+
+#[test]
+fn drop_oldest_evicts_in_save_order() {
+    let (_dir, mut store) = open();
+    // Each record is 8 + 2 = 10 bytes; limit 35 keeps three.
+    for i in 0..3 {
+        store.insert(&[record("a", &[i; 8], i as i64)], Some(35)).unwrap();
+    }
+    let dropped = store.insert(&[record("b", &[9; 8], 9)], Some(35)).unwrap();
+    assert_eq!(dropped.total(), 1);
+    assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::StorageFull)), Some(&1));
+    assert_eq!(store.pending_bytes(), 30);
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 1);
+    // A group bigger than the limit keeps its newest records.
+    let group: Vec<_> = (10..20).map(|i| record("c", &[i; 8], i as i64)).collect();
+    store.insert(&group, Some(35)).unwrap();
+    assert_eq!(store.pending_records(), 3);
+    let kept: Vec<u8> = store.next_batch("c", 0, 500, 1000).unwrap().iter().map(|r| r.data[0]).collect();
+    assert_eq!(kept, vec![17, 18, 19]);
+    assert_eq!(store.counter(Counter::Dropped(DropReason::StorageFull)), 1 + 3 + 7);
+}
+
+#[test]
+fn expired_records_are_dropped() {
+    let (_dir, mut store) = open();
+    store.insert(&[record("a", b"old", 100), record("a", b"new", 300)], None).unwrap();
+    assert_eq!(store.drop_expired(50).unwrap().total(), 0);
+    let dropped = store.drop_expired(200).unwrap();
+    assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::Expired)), Some(&1));
+    assert_eq!(store.pending_records(), 1);
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data, b"new");
+}
+
+#[test]
+fn delete_all_empties_and_counts() {
+    let (_dir, mut store) = open();
+    store.insert(&[record("a", b"1", 1), record("b", b"2", 2)], None).unwrap();
+    assert_eq!(store.delete_all().unwrap().total(), 2);
+    assert_eq!((store.pending_records(), store.pending_bytes()), (0, 0));
+    assert_eq!(store.counter(Counter::Dropped(DropReason::Deleted)), 2);
+}
+
+#[test]
+fn refuses_files_that_are_not_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x42; 8192]).unwrap();
+    assert!(matches!(Store::open(garbage.to_str().unwrap()), Err(Error::StoreCorrupt { .. })));
+
+    let foreign = dir.path().join("foreign.db");
+    Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    assert!(matches!(Store::open(foreign.to_str().unwrap()), Err(Error::StoreCorrupt { .. })));
+
+    let newer = dir.path().join("newer.db");
+    Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    assert!(matches!(Store::open(newer.to_str().unwrap()), Err(Error::StoreTooNew { found: 99, .. })));
+
+    // Moving aside keeps the bad file and frees the path.
+    let moved = move_aside(garbage.to_str().unwrap()).unwrap();
+    assert_eq!(std::fs::read(&moved).unwrap(), vec![0x42; 8192]);
+    assert!(Store::open(garbage.to_str().unwrap()).is_ok());
+}
+
+#[test]
+fn a_second_opener_is_refused() {
+    let (dir, _store) = open();
+    match Store::open(&path(&dir)) {
+        Err(Error::StoreCorrupt { detail, .. }) => assert!(detail.contains("in use"), "{detail}"),
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _store) = open();
+    let mode = std::fs::metadata(path(&dir)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -1,0 +1,139 @@
+//! Transport: turns a batch of stored records into a signed HTTPS request,
+//! sends it, and reads the answer into per-record results or a call failure.
+//! It decides nothing: the upload policy reads what it returns.
+//!
+//! - [`endpoint`]: region and endpoint override to URL, TLS rules.
+//! - [`credentials`]: the provider trait and the cache in front of it.
+//! - [`signing`]: SigV4 with `aws-sigv4`.
+//! - [`wire`]: request and response bodies of each service API.
+
+pub(crate) mod credentials;
+pub(crate) mod endpoint;
+mod signing;
+pub(crate) mod wire;
+
+use std::sync::Arc;
+
+use crate::config::RecorderConfig;
+use crate::error::Result;
+use crate::store::StoredRecord;
+use credentials::CredentialsCache;
+pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
+use wire::Api;
+
+/// The service's answer for one record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EntryResult {
+    Accepted,
+    Rejected { code: String, message: String },
+}
+
+/// Why a call produced no per-record results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CallFailure {
+    /// Connection refused or reset, DNS, TLS, timeout, body cut short.
+    Network(String),
+    /// A non-2xx answer; `code` is the service's error type, when it gave one.
+    Service {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// A 2xx answer whose body could not be read as the API's output.
+    Malformed(String),
+    /// The credentials provider failed.
+    Credentials(String),
+}
+
+/// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// One service API (Kinesis PutRecords today) over HTTPS, signed.
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    region: String,
+    api: &'static Api,
+    credentials: CredentialsCache,
+}
+
+impl Transport {
+    pub fn new(config: &RecorderConfig, api: &'static Api, provider: Arc<dyn CredentialsProvider>) -> Result<Self> {
+        let url = endpoint::resolve(&config.region, config.endpoint.as_deref(), api.endpoint_prefix)?;
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(std::time::Duration::from_secs(10)))
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Transport {
+            client,
+            url,
+            region: config.region.clone(),
+            api,
+            credentials: CredentialsCache::new(provider),
+        })
+    }
+
+    /// Forgets cached credentials so the next call asks the provider again.
+    pub async fn invalidate_credentials(&self) {
+        self.credentials.invalidate().await;
+    }
+
+    /// Sends one batch of one stream and reads the per-record results.
+    pub async fn put_records(&self, stream: &str, records: &[StoredRecord]) -> Result<Vec<EntryResult>, CallFailure> {
+        let body = (self.api.encode)(stream, records);
+        let credentials = self.credentials.get().await.map_err(CallFailure::Credentials)?;
+        let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
+            .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
+        let mut request = self.client.post(self.url.clone()).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
+        let status = response.status();
+        let error_type_header = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_body(response).await?;
+        if status.is_success() {
+            (self.api.decode)(&body).map_err(CallFailure::Malformed)
+        } else {
+            let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
+            Err(CallFailure::Service {
+                status: status.as_u16(),
+                code,
+                message,
+            })
+        }
+    }
+}
+
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CallFailure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| CallFailure::Network(describe(&e)))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(CallFailure::Malformed(format!("response larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error and its causes on one line (reqwest's Display omits the cause).
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

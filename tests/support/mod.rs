@@ -1,0 +1,404 @@
+//! Shared pieces of the integration tests: real Kinesis-compatible servers on
+//! loopback (kinesalite, moto), an independent reader (`aws-sdk-kinesis`), and
+//! a misbehaving HTTP server that answers as each test scripts it.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use base64::Engine as _;
+use kinesis_recorder::{RecorderConfig, RecorderEvent, RecorderListener, StaticCredentialsProvider};
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A server process on loopback, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub endpoint: String,
+    /// Lines it printed before `LISTENING <port>`.
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    pub fn kinesalite() -> Server {
+        Server::spawn(Command::new("node").arg(format!("{REPO}/tests/servers/kinesalite.js")).arg("0"))
+    }
+
+    /// moto with SigV4 verification on; its banner holds the keys it accepts.
+    pub fn moto_verifying_sigv4() -> Server {
+        Server::spawn(
+            Command::new("bash")
+                .arg(format!("{REPO}/tests/servers/moto.sh"))
+                .arg("0")
+                .env("MOTO_VERIFY_SIGV4", "1"),
+        )
+    }
+
+    fn spawn(command: &mut Command) -> Server {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?} (run .ci/install-servers.sh): {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let port = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("{command:?} exited before listening (run .ci/install-servers.sh)"))
+                .unwrap();
+            if let Some(port) = line.strip_prefix("LISTENING ") {
+                break port.trim().to_owned();
+            }
+            banner.push(line);
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            banner,
+        }
+    }
+
+    /// The `(key id, secret, token)` of a banner line such as `CREDENTIALS id secret`.
+    pub fn credentials(&self, label: &str) -> (String, String, Option<String>) {
+        let line = self
+            .banner
+            .iter()
+            .find(|l| l.starts_with(&format!("{label} ")))
+            .unwrap_or_else(|| panic!("no {label} line in {:?}", self.banner));
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        (parts[1].into(), parts[2].into(), parts.get(3).map(|s| s.to_string()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An independent Kinesis client: the official SDK.
+pub fn sdk_client(endpoint: &str, key: &str, secret: &str, token: Option<String>) -> aws_sdk_kinesis::Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(key, secret, token, None, "tests"))
+        .build();
+    aws_sdk_kinesis::Client::from_conf(config)
+}
+
+pub fn test_client(endpoint: &str) -> aws_sdk_kinesis::Client {
+    sdk_client(endpoint, "AKIDTEST", "secret", None)
+}
+
+pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
+    client
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateStream {name}: {e:?}"));
+    for _ in 0..100 {
+        let status = client
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_status;
+        if status == aws_sdk_kinesis::types::StreamStatus::Active {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("stream {name} never became active");
+}
+
+/// Every record of every shard of `stream`, as (partition key, data).
+pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
+    let shards = client.list_shards().stream_name(stream).send().await.unwrap().shards.unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id)
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(it) = iterator {
+            let page = client.get_records().shard_iterator(it).limit(10_000).send().await.unwrap();
+            if page.records.is_empty() {
+                break;
+            }
+            records.extend(page.records.into_iter().map(|r| (r.partition_key.unwrap_or_default(), r.data.into_inner())));
+            iterator = page.next_shard_iterator;
+        }
+    }
+    records
+}
+
+pub fn config(dir: &tempfile::TempDir, endpoint: &str) -> RecorderConfig {
+    let mut config = RecorderConfig::new(dir.path().join("records.db").to_str().unwrap(), "us-east-1");
+    config.endpoint = Some(endpoint.to_owned());
+    config.auto_submit = false;
+    config.request_timeout = Duration::from_secs(5);
+    config
+}
+
+pub fn credentials() -> Arc<StaticCredentialsProvider> {
+    Arc::new(StaticCredentialsProvider::new("AKIDTEST", "test-secret-value", None))
+}
+
+/// Polls `condition` every 10 ms for at most `timeout`.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
+
+/// Collects every event.
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<RecorderEvent>>);
+
+impl RecorderListener for Events {
+    fn on_event(&self, event: RecorderEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Events {
+    pub fn all(&self) -> Vec<RecorderEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The misbehaving server.
+
+/// One request the fault server received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+    pub at: Instant,
+}
+
+impl Request {
+    /// The (partition key, data) of each record of a PutRecords body.
+    pub fn records(&self) -> Vec<(String, Vec<u8>)> {
+        self.body["Records"]
+            .as_array()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["PartitionKey"].as_str().unwrap_or_default().to_owned(),
+                            base64::engine::general_purpose::STANDARD
+                                .decode(r["Data"].as_str().unwrap_or_default())
+                                .unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How the fault server answers one request.
+pub enum Reply {
+    /// A JSON body with this status.
+    Json(u16, serde_json::Value),
+    /// Any body with this status and content type.
+    Raw(u16, &'static str, Vec<u8>),
+    /// Close the connection without answering.
+    Close,
+    /// Answer nothing for this long, then close.
+    Stall(Duration),
+    /// Announce this body's length but send only its first half.
+    Truncated(Vec<u8>),
+}
+
+/// A PutRecords answer: entry `i` fails with `fail(i)` when it says so.
+pub fn put_records_reply(request: &Request, fail: impl Fn(usize, &(String, Vec<u8>)) -> Option<&'static str>) -> Reply {
+    let records = request.records();
+    let mut failed = 0;
+    let entries: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| match fail(i, record) {
+            Some(code) => {
+                failed += 1;
+                serde_json::json!({"ErrorCode": code, "ErrorMessage": format!("{code} for entry {i}")})
+            }
+            None => serde_json::json!({"SequenceNumber": format!("4959{i:020}"), "ShardId": "shardId-000000000000"}),
+        })
+        .collect();
+    Reply::Json(200, serde_json::json!({"FailedRecordCount": failed, "Records": entries}))
+}
+
+pub fn accept_all(request: &Request) -> Reply {
+    put_records_reply(request, |_, _| None)
+}
+
+pub fn error_reply(status: u16, error_type: &str) -> Reply {
+    Reply::Json(status, serde_json::json!({"__type": error_type, "message": format!("scripted {error_type}")}))
+}
+
+type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
+
+/// A real HTTP/1.1 server on 127.0.0.1 that answers each request as the
+/// test's handler says (given the request and its index from 0).
+pub struct FaultServer {
+    pub endpoint: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl FaultServer {
+    pub fn start(handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> FaultServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let handler: Arc<Handler> = Arc::new(handler);
+        {
+            let (requests, stop, connections) = (requests.clone(), stop.clone(), connections.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    connections.fetch_add(1, Ordering::SeqCst);
+                    let (requests, handler, stop) = (requests.clone(), handler.clone(), stop.clone());
+                    std::thread::spawn(move || serve(stream, &requests, &*handler, &stop));
+                }
+            });
+        }
+        FaultServer {
+            endpoint,
+            requests,
+            stop,
+            connections,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
+    }
+}
+
+fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, handler: &Handler, stop: &AtomicBool) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut headers = Vec::new();
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request = Request {
+            target: headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            at: Instant::now(),
+        };
+        let index = {
+            let mut all = requests.lock().unwrap();
+            all.push(request.clone());
+            all.len() - 1
+        };
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let (status, content_type, body, cut) = match handler(&request, index) {
+            Reply::Json(status, json) => (status, "application/x-amz-json-1.1", serde_json::to_vec(&json).unwrap(), false),
+            Reply::Raw(status, content_type, body) => (status, content_type, body, false),
+            Reply::Close => return,
+            Reply::Stall(duration) => {
+                std::thread::sleep(duration);
+                return;
+            }
+            Reply::Truncated(body) => (200, "application/x-amz-json-1.1", body, true),
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: test\r\n\r\n",
+            body.len()
+        );
+        let sent = if cut { &body[..body.len() / 2] } else { &body[..] };
+        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(sent)).is_err() || cut {
+            return;
+        }
+    }
+}
