@@ -112,7 +112,7 @@ impl Recorder {
             })?;
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
-            .name("kinesis-recorder-writer".into())
+            .name("kr-writer".into())
             .spawn(move || writer::run(writer_shared))
             .map_err(|source| Error::Io {
                 context: "starting the writer thread",
@@ -120,7 +120,7 @@ impl Recorder {
             })?;
         let worker = Worker::new(shared.clone(), transport, receiver);
         let worker = std::thread::Builder::new()
-            .name("kinesis-recorder-worker".into())
+            .name("kr-worker".into())
             .spawn(move || runtime.block_on(worker.run()))
             .map_err(|source| Error::Io {
                 context: "starting the worker thread",

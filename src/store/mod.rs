@@ -199,15 +199,19 @@ impl Store {
     fn write<T>(
         &mut self,
         context: &'static str,
-        f: impl FnOnce(&Transaction<'_>, &mut Delta, &mut HashMap<String, i64>) -> Result<T>,
+        f: impl FnOnce(&Transaction<'_>, &mut Delta, &mut StreamIds<'_>) -> Result<T>,
     ) -> Result<(T, Dropped)> {
         let mut delta = Delta::default();
-        let mut new_ids = self.stream_ids.clone();
+        let mut ids = StreamIds {
+            known: &self.stream_ids,
+            added: HashMap::new(),
+        };
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(Error::sqlite(context))?;
-        let value = f(&tx, &mut delta, &mut new_ids)?;
+        let value = f(&tx, &mut delta, &mut ids)?;
+        let added = ids.added;
         for (&stream_id, &(records, bytes)) in &delta.streams {
             tx.prepare_cached(
                 "UPDATE streams SET pending_records = pending_records + ?2, pending_bytes = pending_bytes + ?3 WHERE id = ?1",
@@ -225,11 +229,9 @@ impl Store {
         }
         tx.commit().map_err(Error::sqlite(context))?;
 
-        for (name, id) in new_ids {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.stream_ids.entry(name.clone()) {
-                slot.insert(id);
-                self.streams.insert(id, StreamAccount { name, ..Default::default() });
-            }
+        for (name, id) in added {
+            self.stream_ids.insert(name.clone(), id);
+            self.streams.insert(id, StreamAccount { name, ..Default::default() });
         }
         for (stream_id, (records, bytes)) in delta.streams {
             let account = self.streams.entry(stream_id).or_default();
@@ -257,12 +259,12 @@ impl Store {
             let mut added = 0i64;
             for record in records {
                 let stream_id = match ids.get(&record.stream) {
-                    Some(&id) => id,
+                    Some(id) => id,
                     None => {
                         tx.execute("INSERT INTO streams (name) VALUES (?1)", [&record.stream])
                             .map_err(Error::sqlite("saving records"))?;
                         let id = tx.last_insert_rowid();
-                        ids.insert(record.stream.clone(), id);
+                        ids.added.insert(record.stream.clone(), id);
                         id
                     }
                 };
@@ -400,7 +402,7 @@ impl Store {
             return Ok(Dropped::default());
         }
         let (_, dropped) = self.write("dropping expired records", |tx, delta, ids| {
-            let names = names_by_id(ids);
+            let names = ids.names_by_id();
             let mut stmt = tx
                 .prepare_cached("DELETE FROM records WHERE created_at < ?1 RETURNING stream_id, size")
                 .map_err(Error::sqlite("dropping expired records"))?;
@@ -479,7 +481,7 @@ fn evict_oldest(
     tx: &Transaction<'_>,
     delta: &mut Delta,
     excess: u64,
-    ids: &HashMap<String, i64>,
+    ids: &StreamIds<'_>,
 ) -> Result<()> {
     let mut freed = 0u64;
     let mut last_id = None;
@@ -504,7 +506,7 @@ fn evict_oldest(
         tx.execute("DELETE FROM records WHERE id <= ?1", [last_id])
             .map_err(Error::sqlite("evicting old records"))?;
         // `ids` includes the streams created in this same transaction.
-        let names = names_by_id(ids);
+        let names = ids.names_by_id();
         for (stream_id, size) in victims {
             record_drop(delta, &names, stream_id, size, DropReason::StorageFull);
         }
@@ -512,8 +514,25 @@ fn evict_oldest(
     Ok(())
 }
 
-fn names_by_id(ids: &HashMap<String, i64>) -> HashMap<i64, &str> {
-    ids.iter().map(|(name, &id)| (id, name.as_str())).collect()
+/// Stream ids known before a transaction, plus those it creates (kept apart
+/// so a rolled-back transaction leaves no trace in memory).
+struct StreamIds<'a> {
+    known: &'a HashMap<String, i64>,
+    added: HashMap<String, i64>,
+}
+
+impl StreamIds<'_> {
+    fn get(&self, name: &str) -> Option<i64> {
+        self.known.get(name).or_else(|| self.added.get(name)).copied()
+    }
+
+    fn names_by_id(&self) -> HashMap<i64, &str> {
+        self.known
+            .iter()
+            .chain(&self.added)
+            .map(|(name, &id)| (id, name.as_str()))
+            .collect()
+    }
 }
 
 fn record_drop(delta: &mut Delta, names: &HashMap<i64, &str>, stream_id: i64, size: i64, reason: DropReason) {

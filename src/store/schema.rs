@@ -42,6 +42,9 @@ pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// makes a second process that opens the same file fail fast instead of
 /// corrupting the in-memory accounting.
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // Only another process can hold the lock: give it a moment to let go,
+    // then refuse rather than hang.
+    conn.busy_timeout(std::time::Duration::from_millis(250))?;
     conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
