@@ -22,12 +22,14 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null
 fi
 
-MVN=(mvn -B -q -ntp "$@")
+MVN_ARGS=(-B -q -ntp "$@")
+# Maven 3.8 prints bare colour resets even with -B -q: drop them (pipefail keeps mvn's status).
+mvnq() { mvn "${MVN_ARGS[@]}" "$@" 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d'; }
 start=$SECONDS
 
 echo "install-maven: dependency:go-offline" >&2
-"${MVN[@]}" -f "$ROOT/bindings/kotlin/pom.xml" dependency:go-offline
-"${MVN[@]}" -f "$ROOT/android/compile-check/pom.xml" dependency:go-offline
+mvnq -f "$ROOT/bindings/kotlin/pom.xml" dependency:go-offline
+mvnq -f "$ROOT/android/compile-check/pom.xml" dependency:go-offline
 
 SCRATCH="$(mktemp -d /tmp/kinesis-recorder-m2-prefetch.XXXXXX)"
 trap 'rm -rf "$SCRATCH"' EXIT
@@ -81,8 +83,8 @@ fun watch(context: Context) {
 KT
 
 build_copies() {
-  "${MVN[@]}" "$@" -f "$K/pom.xml" test -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
-  "${MVN[@]}" "$@" -f "$A/compile-check/pom.xml" compile -Duniffi.generated.dir="$K/gen"
+  mvnq "$@" -f "$K/pom.xml" test -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
+  mvnq "$@" -f "$A/compile-check/pom.xml" compile -Duniffi.generated.dir="$K/gen"
 }
 
 echo "install-maven: building throwaway copies (fetches compiler, test provider)" >&2

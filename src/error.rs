@@ -64,35 +64,34 @@ impl Error {
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The error type of the public API, designed so an app can act on the
-/// variant: fix its input, free space, wait for the network, fix the stream or
-/// its permissions, or supply credentials.
+/// variant: fix its input, free space, slow down, wait for the network, or
+/// supply credentials. (Errors of a stream during submission, such as a
+/// missing stream or a denied permission, are reported per stream in
+/// `SubmitReport::errors` and `RecorderEvent::SubmissionFailed`.) The field is
+/// `reason`, not `message`, which Kotlin exceptions already have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Error))]
 pub enum RecorderError {
     /// A value given to the API is invalid. Nothing was stored.
-    #[error("invalid input: {message}")]
-    InvalidInput { message: String },
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
     /// The store is at `max_storage_bytes` and the policy is to reject new
     /// records. Nothing was stored.
-    #[error("storage full: {message}")]
-    StorageFull { message: String },
+    #[error("storage full: {reason}")]
+    StorageFull { reason: String },
     /// Saves arrive faster than the disk takes them and the in-memory queue is
     /// full. Nothing was stored; saving again a moment later will succeed.
-    #[error("overloaded: {message}")]
-    Overloaded { message: String },
+    #[error("overloaded: {reason}")]
+    Overloaded { reason: String },
     /// The SQLite store failed (disk full, I/O error, corrupt or too new file).
-    #[error("storage failure: {message}")]
-    StorageFailure { message: String },
+    #[error("storage failure: {reason}")]
+    StorageFailure { reason: String },
     /// The endpoint could not be reached or answered unusably; records are kept.
-    #[error("network error: {message}")]
-    Network { message: String },
-    /// The service rejected the call (stream not found, access denied, KMS...).
-    /// `code` is the service's error type; `message` says how to fix it.
-    #[error("service rejected the request: {code}: {message}")]
-    ServiceRejected { code: String, message: String },
+    #[error("network error: {reason}")]
+    Network { reason: String },
     /// The credentials provider failed or the credentials were refused.
-    #[error("credentials error: {message}")]
-    Credentials { message: String },
+    #[error("credentials error: {reason}")]
+    Credentials { reason: String },
     /// The recorder has been shut down; create a new one.
     #[error("the recorder has been shut down")]
     ShutDown,
@@ -100,16 +99,16 @@ pub enum RecorderError {
 
 impl From<Error> for RecorderError {
     fn from(error: Error) -> Self {
-        let message = error.to_string();
+        let reason = error.to_string();
         match error {
-            Error::InvalidInput { .. } => RecorderError::InvalidInput { message },
-            Error::StorageFull(_) => RecorderError::StorageFull { message },
-            Error::Overloaded { .. } => RecorderError::Overloaded { message },
+            Error::InvalidInput { .. } => RecorderError::InvalidInput { reason },
+            Error::StorageFull(_) => RecorderError::StorageFull { reason },
+            Error::Overloaded { .. } => RecorderError::Overloaded { reason },
             Error::Sqlite { .. }
             | Error::StoreCorrupt { .. }
             | Error::StoreTooNew { .. }
-            | Error::Io { .. } => RecorderError::StorageFailure { message },
-            Error::Network(_) => RecorderError::Network { message },
+            | Error::Io { .. } => RecorderError::StorageFailure { reason },
+            Error::Network(_) => RecorderError::Network { reason },
             Error::ShutDown => RecorderError::ShutDown,
         }
     }

@@ -106,7 +106,7 @@ pub fn move_aside_store(path: String) -> Result<String, RecorderError> {
 impl From<uniffi::UnexpectedUniFFICallbackError> for RecorderError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
         RecorderError::Credentials {
-            message: format!("the credentials provider failed: {}", error.reason),
+            reason: format!("the credentials provider failed: {}", error.reason),
         }
     }
 }

@@ -177,7 +177,7 @@ struct FailingCredentials;
 #[async_trait::async_trait]
 impl CredentialsProvider for FailingCredentials {
     async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
-        Err(RecorderError::Credentials { message: "no identity pool".into() })
+        Err(RecorderError::Credentials { reason: "no identity pool".into() })
     }
 }
 

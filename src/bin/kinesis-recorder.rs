@@ -231,7 +231,7 @@ fn record_lines(recorder: &Recorder, input: &Input, mut lines: impl BufRead) -> 
     loop {
         line.clear();
         let read = lines.read_until(b'\n', &mut line).map_err(|e| RecorderError::InvalidInput {
-            message: format!("cannot read stdin: {e}"),
+            reason: format!("cannot read stdin: {e}"),
         })?;
         if read == 0 {
             return Ok(all_stored);
@@ -281,7 +281,7 @@ fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, Recor
     if let Some(endpoint) = endpoint {
         if region.is_none() {
             return Err(RecorderError::InvalidInput {
-                message: "no region: pass --region or set AWS_REGION".into(),
+                reason: "no region: pass --region or set AWS_REGION".into(),
             });
         }
         config.endpoint = endpoint
@@ -337,7 +337,7 @@ impl CredentialsProvider for EnvCredentials {
                 expiration: None,
             }),
             _ => Err(RecorderError::Credentials {
-                message: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+                reason: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
             }),
         }
     }
@@ -453,7 +453,7 @@ fn print_stats(stats: &RecorderStats) {
         );
     }
     println!(
-        "submitted {} records in {} requests ({} failed); {} retried, {} throttled",
+        "submitted {} records; requests: {} answered, {} failed; records retried {}, throttled {}",
         stats.records_submitted, stats.requests_sent, stats.requests_failed, stats.records_retried, stats.records_throttled
     );
     println!(
