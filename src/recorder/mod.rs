@@ -255,7 +255,7 @@ impl Recorder {
         let mut streams = Vec::new();
         let mut oldest: Option<Duration> = None;
         for account in store.pending_streams() {
-            let stream_age = age(store.oldest_created_at(&account.name).map_err(Error::from)?);
+            let stream_age = age(store.oldest_created_at(&account.name)?);
             oldest = oldest.max(stream_age);
             streams.push(StreamStats {
                 retry_in: worker::retry_in(&states, &account.name, now),
