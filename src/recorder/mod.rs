@@ -88,7 +88,7 @@ impl Recorder {
     /// moves it out of the way so a new store can be created.
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
-        let transport = Transport::new(&config, &wire::KINESIS_PUT_RECORDS, credentials)?;
+        let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
         let store = Store::open(&config.database_path)?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {

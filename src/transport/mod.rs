@@ -5,8 +5,9 @@
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
-//! - [`wire`]: request and response bodies of each service API.
+//! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 
+mod cbor;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;

@@ -6,7 +6,9 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::cbor;
 use super::EntryResult;
+use crate::config::WireFormat;
 use crate::store::StoredRecord;
 
 /// One batch-put API of one service.
@@ -29,6 +31,24 @@ pub(crate) static KINESIS_PUT_RECORDS: Api = Api {
     encode: encode_put_records,
     decode: decode_put_records,
 };
+
+/// Kinesis Data Streams PutRecords, CBOR 1.1: data as raw bytes.
+pub(crate) static KINESIS_PUT_RECORDS_CBOR: Api = Api {
+    signing_name: "kinesis",
+    endpoint_prefix: "kinesis",
+    target: "Kinesis_20131202.PutRecords",
+    content_type: "application/x-amz-cbor-1.1",
+    encode: encode_put_records_cbor,
+    decode: decode_put_records_cbor,
+};
+
+/// The PutRecords API in the configured encoding.
+pub(crate) fn put_records(format: WireFormat) -> &'static Api {
+    match format {
+        WireFormat::Json => &KINESIS_PUT_RECORDS,
+        WireFormat::Cbor => &KINESIS_PUT_RECORDS_CBOR,
+    }
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -82,14 +102,53 @@ fn decode_put_records(body: &[u8]) -> Result<Vec<EntryResult>, String> {
     let entries = output.records.ok_or("PutRecords response has no Records")?;
     entries
         .into_iter()
-        .map(|entry| match (entry.error_code, entry.sequence_number) {
-            (Some(code), _) => Ok(EntryResult::Rejected {
-                code,
-                message: entry.error_message.unwrap_or_default(),
-            }),
-            (None, Some(_)) => Ok(EntryResult::Accepted),
-            (None, None) => Err("a PutRecords result has neither SequenceNumber nor ErrorCode".to_owned()),
-        })
+        .map(|entry| entry_result(entry.error_code, entry.error_message, entry.sequence_number.is_some()))
+        .collect()
+}
+
+/// One result entry: an error code means rejected, a sequence number accepted.
+fn entry_result(error_code: Option<String>, error_message: Option<String>, has_sequence_number: bool) -> Result<EntryResult, String> {
+    match (error_code, has_sequence_number) {
+        (Some(code), _) => Ok(EntryResult::Rejected {
+            code,
+            message: error_message.unwrap_or_default(),
+        }),
+        (None, true) => Ok(EntryResult::Accepted),
+        (None, false) => Err("a PutRecords result has neither SequenceNumber nor ErrorCode".to_owned()),
+    }
+}
+
+fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+    let size: usize = records.iter().map(|r| r.data.len() + r.partition_key.len() + 40).sum();
+    let mut w = cbor::Writer(Vec::with_capacity(size + stream.len() + 32));
+    w.map(2);
+    w.text("StreamName");
+    w.text(stream);
+    w.text("Records");
+    w.array(records.len());
+    for record in records {
+        w.map(2 + usize::from(record.explicit_hash_key.is_some()));
+        w.text("Data");
+        w.bytes(&record.data);
+        w.text("PartitionKey");
+        w.text(&record.partition_key);
+        if let Some(key) = &record.explicit_hash_key {
+            w.text("ExplicitHashKey");
+            w.text(key);
+        }
+    }
+    w.0
+}
+
+fn decode_put_records_cbor(body: &[u8]) -> Result<Vec<EntryResult>, String> {
+    let output = cbor::decode(body).map_err(|e| format!("PutRecords response is not valid CBOR: {e}"))?;
+    let Some(cbor::Value::Array(entries)) = output.get("Records") else {
+        return Err("PutRecords response has no Records".to_owned());
+    };
+    let text = |entry: &cbor::Value, key: &str| entry.get(key).and_then(cbor::Value::as_text).map(str::to_owned);
+    entries
+        .iter()
+        .map(|entry| entry_result(text(entry, "ErrorCode"), text(entry, "ErrorMessage"), text(entry, "SequenceNumber").is_some()))
         .collect()
 }
 
@@ -105,7 +164,14 @@ pub(crate) fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Opti
         #[serde(alias = "Message")]
         message: Option<String>,
     }
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok().or_else(|| {
+        let value = cbor::decode(body).ok()?;
+        let text = |key: &str| value.get(key).and_then(cbor::Value::as_text).map(str::to_owned);
+        Some(ErrorBody {
+            error_type: text("__type"),
+            message: text("message").or_else(|| text("Message")),
+        })
+    });
     let from_body = parsed.as_ref().and_then(|b| b.error_type.as_deref());
     // The header looks like `Name:http://internal.amazon.com/...`.
     let from_header = error_type_header.map(|h| h.split(':').next().unwrap_or(h));
@@ -171,6 +237,45 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn cbor_round_trip() {
+        let records = [record(&[0, 255], "k", None), record(b"x", "k2", Some("7"))];
+        let body = encode_put_records_cbor("s", &records);
+        let value = cbor::decode(&body).unwrap();
+        assert_eq!(value.get("StreamName"), Some(&cbor::Value::Text("s".into())));
+        let cbor::Value::Array(entries) = value.get("Records").unwrap() else { panic!() };
+        assert_eq!(entries[0].get("Data"), Some(&cbor::Value::Bytes(vec![0, 255])));
+        assert_eq!(entries[1].get("ExplicitHashKey"), Some(&cbor::Value::Text("7".into())));
+        // 2 data bytes travel as 2 bytes, not as base64.
+        assert!(body.len() < encode_put_records("s", &records).len());
+
+        let mut w = cbor::Writer(Vec::new());
+        w.map(2);
+        w.text("FailedRecordCount");
+        w.bytes(&[]);
+        w.text("Records");
+        w.array(2);
+        w.map(1);
+        w.text("SequenceNumber");
+        w.text("1");
+        w.map(2);
+        w.text("ErrorCode");
+        w.text("InternalFailure");
+        w.text("ErrorMessage");
+        w.text("m");
+        assert_eq!(
+            decode_put_records_cbor(&w.0).unwrap(),
+            vec![EntryResult::Accepted, EntryResult::Rejected { code: "InternalFailure".into(), message: "m".into() }]
+        );
+        let mut e = cbor::Writer(Vec::new());
+        e.map(2);
+        e.text("__type");
+        e.text("ResourceNotFoundException");
+        e.text("message");
+        e.text("gone");
+        assert_eq!(parse_error(&e.0, None), (Some("ResourceNotFoundException".into()), "gone".into()));
     }
 
     #[test]

@@ -30,6 +30,11 @@ impl Server {
         Server::spawn(Command::new("node").arg(format!("{REPO}/tests/servers/kinesalite.js")).arg("0"))
     }
 
+    /// kinesis-mock (the `kinesis-local` package): speaks JSON and CBOR.
+    pub fn kinesis_mock() -> Server {
+        Server::spawn(Command::new("node").arg(format!("{REPO}/tests/servers/kinesis_mock.js")).arg("0"))
+    }
+
     /// moto with SigV4 verification on; its banner holds the keys it accepts.
     pub fn moto_verifying_sigv4() -> Server {
         Server::spawn(
