@@ -27,6 +27,9 @@ pub(crate) enum Error {
     #[error("the file at {path} is not a usable record store ({detail}); move it aside or delete it to start a new store")]
     StoreCorrupt { path: String, detail: String },
 
+    #[error("the store at {path} is in use by another recorder (one recorder per file: shut the other one down first)")]
+    StoreLocked { path: String },
+
     #[error("the store at {path} was written by a newer version (schema {found}, this build knows up to {supported})")]
     StoreTooNew {
         path: String,
@@ -106,6 +109,7 @@ impl From<Error> for RecorderError {
             Error::Overloaded { .. } => RecorderError::Overloaded { reason },
             Error::Sqlite { .. }
             | Error::StoreCorrupt { .. }
+            | Error::StoreLocked { .. }
             | Error::StoreTooNew { .. }
             | Error::Io { .. } => RecorderError::StorageFailure { reason },
             Error::Network(_) => RecorderError::Network { reason },

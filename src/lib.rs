@@ -36,7 +36,7 @@ mod ffi;
 
 pub use config::{RecorderConfig, WhenFull, WireFormat, KIB, MIB};
 pub use error::{DropReason, RecorderError};
-pub use recorder::{Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats, SubmitReport};
+pub use recorder::{FailureKind, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats, SubmitReport};
 pub use transport::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 
 #[cfg(feature = "ffi")]

@@ -390,7 +390,7 @@ struct LogEvents;
 impl RecorderListener for LogEvents {
     fn on_event(&self, event: RecorderEvent) {
         match event {
-            RecorderEvent::SubmissionFailed { stream_name, code, message, will_retry } => eprintln!(
+            RecorderEvent::SubmissionFailed { stream_name, code, message, will_retry, .. } => eprintln!(
                 "submission of {stream_name} failed ({}): {message}{}",
                 code.as_deref().unwrap_or("no code"),
                 if will_retry { "; will retry" } else { "" }

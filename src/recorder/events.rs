@@ -4,6 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 
 use crate::error::DropReason;
+use crate::recorder::stats::FailureKind;
 
 /// Something the app may want to know about, as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,7 @@ pub enum RecorderEvent {
     /// an app can fix.
     SubmissionFailed {
         stream_name: String,
+        kind: FailureKind,
         code: Option<String>,
         message: String,
         will_retry: bool,

@@ -29,7 +29,7 @@ use crate::record;
 use crate::store::Store;
 use crate::transport::{wire, CredentialsProvider, Transport};
 pub use events::{RecorderEvent, RecorderListener};
-pub use stats::{RecorderStats, StreamError, StreamStats, SubmitReport};
+pub use stats::{FailureKind, RecorderStats, StreamError, StreamStats, SubmitReport};
 use worker::{Command, StreamState, Worker};
 use writer::SaveQueue;
 
@@ -226,6 +226,7 @@ impl Recorder {
     /// Deletes every record saved so far (committed or queued). They are
     /// reported as dropped with reason `Deleted`. Returns how many.
     pub fn delete_all_records(&self) -> Result<u64, RecorderError> {
+        self.ensure_running()?;
         self.shared.queue.flush()?;
         let dropped = self.shared.lock_store().delete_all()?;
         self.shared.refresh_committed_bytes();
@@ -246,6 +247,7 @@ impl Recorder {
 
     /// A snapshot of pending records, per-stream health and counters.
     pub fn stats(&self) -> Result<RecorderStats, RecorderError> {
+        self.ensure_running()?;
         let (queued_records, _) = self.shared.queue.queued();
         let now = Instant::now();
         let now_ms = worker::now_ms();
@@ -302,9 +304,17 @@ impl Recorder {
         self.shared.listeners.set(listener);
     }
 
+    fn ensure_running(&self) -> Result<(), RecorderError> {
+        if self.shared.is_shutting_down() {
+            return Err(RecorderError::ShutDown);
+        }
+        Ok(())
+    }
+
     /// Commits what is queued, stops the worker (an in-flight request is
-    /// abandoned; its records stay and are sent next time) and joins the
-    /// threads. Saves after this fail with `ShutDown`. Idempotent.
+    /// abandoned; its records stay and are sent next time), joins the threads
+    /// and closes the file, so another recorder may open it. Calls after this
+    /// fail with `ShutDown`. Idempotent.
     pub fn shutdown(&self) {
         self.shared.queue.close();
         self.shared.shutting_down.store(true, Ordering::Release);
@@ -316,6 +326,7 @@ impl Recorder {
                 let _ = thread.join();
             }
         }
+        self.shared.lock_store().close();
     }
 
     /// Moves an unusable store file (and its `-wal`/`-shm` files) aside to

@@ -76,6 +76,28 @@ pub struct SubmitReport {
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct StreamError {
     pub stream_name: String,
+    pub kind: FailureKind,
+    /// The service's error type, when it gave one.
     pub code: Option<String>,
     pub message: String,
+}
+
+/// What kind of trouble stopped a submission, so an app can react without
+/// reading messages. Records are kept in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum FailureKind {
+    /// No usable answer: connection, timeout, 5xx, malformed response.
+    /// Retried with backoff.
+    Network,
+    /// The service throttled the call. Retried with backoff.
+    Throttled,
+    /// The credentials provider failed, or the credentials were refused as
+    /// expired. Retried with backoff.
+    Credentials,
+    /// The service refused the stream or the request (not found, access
+    /// denied, KMS, bad signature): needs a fix; retried rarely.
+    StreamRejected,
+    /// The local store failed while submitting.
+    Storage,
 }

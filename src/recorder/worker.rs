@@ -23,7 +23,7 @@ use crate::policy::backoff::Backoff;
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
-use crate::recorder::stats::{StreamError, SubmitReport};
+use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
 use crate::transport::Transport;
 
 pub(crate) enum Command {
@@ -231,15 +231,7 @@ impl Worker {
                 config.max_request_bytes,
             ) {
                 Ok(batch) => batch,
-                Err(error) => {
-                    return StreamEnd::CallFailed {
-                        error: StreamError {
-                            stream_name: stream.to_owned(),
-                            code: None,
-                            message: error.to_string(),
-                        },
-                    }
-                }
+                Err(error) => return call_end(stream, Failure::new(FailureKind::Storage, None, error.to_string())),
             };
             let Some(last) = batch.last() else {
                 return StreamEnd::Drained;
@@ -265,9 +257,7 @@ impl Worker {
                         Err(error) => {
                             // The records stay and will be sent again: at-least-once.
                             tracing::error!(%error, "cannot record a submission");
-                            return StreamEnd::CallFailed {
-                                error: StreamError { stream_name: stream.to_owned(), code: None, message: error.to_string() },
-                            };
+                            return call_end(stream, Failure::new(FailureKind::Storage, None, error.to_string()));
                         }
                     };
                     self.shared.refresh_committed_bytes();
@@ -312,7 +302,9 @@ impl Worker {
                     refreshed_credentials = true;
                 }
                 Verdict::RetryLater { reason, throttled } => {
-                    let delay = self.call_failed(stream, Backoff::TRANSIENT, None, &reason, true);
+                    let kind = if throttled { FailureKind::Throttled } else { FailureKind::Network };
+                    let failure = Failure::new(kind, None, reason);
+                    let delay = self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
                     if explicit && transient_retries < EXPLICIT_TRANSIENT_RETRIES {
                         transient_retries += 1;
                         if self.pause(delay).await {
@@ -320,22 +312,27 @@ impl Worker {
                         }
                     }
                     tracing::debug!(stream, throttled, "call failed, will retry");
-                    return call_end(stream, None, reason);
+                    return call_end(stream, failure);
                 }
                 Verdict::RefreshCredentials { reason } => {
-                    let code = Some("ExpiredToken".to_owned());
-                    let message = format!("the credentials were refused as expired even after a refresh: {reason}");
-                    self.call_failed(stream, Backoff::TRANSIENT, code.clone(), &message, true);
-                    return call_end(stream, code, message);
+                    let failure = Failure::new(
+                        FailureKind::Credentials,
+                        Some("ExpiredToken".to_owned()),
+                        format!("the credentials were refused as expired even after a refresh: {reason}"),
+                    );
+                    self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
+                    return call_end(stream, failure);
                 }
                 Verdict::CredentialsUnavailable { message } => {
-                    self.call_failed(stream, Backoff::TRANSIENT, None, &message, true);
-                    return call_end(stream, None, message);
+                    let failure = Failure::new(FailureKind::Credentials, None, message);
+                    self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
+                    return call_end(stream, failure);
                 }
                 Verdict::StreamRejected { code, message } => {
                     tracing::warn!(stream, %code, %message, "the service rejected the stream's requests");
-                    self.call_failed(stream, Backoff::STREAM_REJECTED, Some(code.clone()), &message, false);
-                    return call_end(stream, Some(code), message);
+                    let failure = Failure::new(FailureKind::StreamRejected, Some(code), message);
+                    self.call_failed(stream, Backoff::STREAM_REJECTED, &failure, false);
+                    return call_end(stream, failure);
                 }
             }
         }
@@ -343,23 +340,24 @@ impl Worker {
 
     /// Records a failed call in the stream's state, reports it, and returns
     /// the backoff delay.
-    fn call_failed(&self, stream: &str, backoff: Backoff, code: Option<String>, message: &str, will_retry: bool) -> Duration {
+    fn call_failed(&self, stream: &str, backoff: Backoff, failure: &Failure, will_retry: bool) -> Duration {
         let delay = {
             let mut states = self.shared.lock_streams();
             let state = states.entry(stream.to_owned()).or_insert_with(|| StreamState::new(Instant::now()));
             state.call_failures += 1;
             let delay = backoff.delay(state.call_failures, jitter());
             state.ready_at = Instant::now() + delay;
-            state.last_error = Some(match &code {
-                Some(code) => format!("{code}: {message}"),
-                None => message.to_owned(),
+            state.last_error = Some(match &failure.code {
+                Some(code) => format!("{code}: {}", failure.message),
+                None => failure.message.clone(),
             });
             delay
         };
         self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
             stream_name: stream.to_owned(),
-            code,
-            message: message.to_owned(),
+            kind: failure.kind,
+            code: failure.code.clone(),
+            message: failure.message.clone(),
             will_retry,
         });
         delay
@@ -389,12 +387,26 @@ impl Worker {
     }
 }
 
-fn call_end(stream: &str, code: Option<String>, message: String) -> StreamEnd {
+/// A failed call as the app hears of it.
+struct Failure {
+    kind: FailureKind,
+    code: Option<String>,
+    message: String,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, code: Option<String>, message: String) -> Self {
+        Failure { kind, code, message }
+    }
+}
+
+fn call_end(stream: &str, failure: Failure) -> StreamEnd {
     StreamEnd::CallFailed {
         error: StreamError {
             stream_name: stream.to_owned(),
-            code,
-            message,
+            kind: failure.kind,
+            code: failure.code,
+            message: failure.message,
         },
     }
 }

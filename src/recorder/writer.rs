@@ -149,10 +149,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
                     let mut state = queue.lock();
                     shared.committed_bytes.store(pending_bytes, Ordering::Release);
                     state.writing_bytes = 0;
-                    state.committed_seq = group_seq;
                     state.storage_error = None;
                 }
-                queue.committed.notify_all();
+                // Events first, so `flush()` returns after the listener heard them.
                 shared.listeners.emit_dropped(&dropped);
                 let threshold = shared.config.notification_byte_threshold;
                 if threshold > 0 {
@@ -171,6 +170,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 if was_empty || over_threshold {
                     shared.wake_worker();
                 }
+                queue.lock().committed_seq = group_seq;
+                queue.committed.notify_all();
             }
             Err(error) => {
                 tracing::error!(%error, records = group.len(), "cannot write saved records; keeping them in memory");

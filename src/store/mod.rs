@@ -438,6 +438,17 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Closes the file (and releases its lock) so another recorder may open
+    /// it; the accounting stays readable, every other call fails.
+    pub fn close(&mut self) {
+        let Ok(detached) = Connection::open_in_memory() else {
+            return;
+        };
+        if let Err((_, error)) = std::mem::replace(&mut self.conn, detached).close() {
+            tracing::warn!(%error, "closing the store");
+        }
+    }
+
     pub fn pending_records(&self) -> u64 {
         self.streams.values().map(|s| s.records).sum()
     }
@@ -576,10 +587,7 @@ fn open_error(path: &str, error: rusqlite::Error) -> Error {
             path: path.to_owned(),
             detail: error.to_string(),
         },
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::StoreCorrupt {
-            path: path.to_owned(),
-            detail: "it is in use by another recorder or process".to_owned(),
-        },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::StoreLocked { path: path.to_owned() },
         _ => Error::Sqlite {
             context: "opening the store",
             source: error,

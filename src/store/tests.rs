@@ -148,9 +148,18 @@ fn refuses_files_that_are_not_stores() {
 fn a_second_opener_is_refused() {
     let (dir, _store) = open();
     match Store::open(&path(&dir)) {
-        Err(Error::StoreCorrupt { detail, .. }) => assert!(detail.contains("in use"), "{detail}"),
+        Err(error @ Error::StoreLocked { .. }) => assert!(error.to_string().contains("in use by another recorder")),
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
+}
+
+#[test]
+fn close_releases_the_file() {
+    let (dir, mut store) = open();
+    store.insert(&[record("a", b"1", 1)], None).unwrap();
+    store.close();
+    let reopened = Store::open(&path(&dir)).unwrap();
+    assert_eq!(reopened.pending_records(), 1);
 }
 
 #[cfg(unix)]
