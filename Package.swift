@@ -29,9 +29,13 @@ let nativeLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-L", nativeLibDir, "-Xlinker", "-rpath", "-Xlinker", nativeLibDir]),
 ]
 #else
-let ffiTarget: Target = releaseXCFramework.map {
-    .binaryTarget(name: "KinesisRecorderFFI", url: $0.url, checksum: $0.checksum)
-} ?? .binaryTarget(name: "KinesisRecorderFFI", path: "ios/build/KinesisRecorderFFI.xcframework")
+let ffiTarget: Target
+if let release = releaseXCFramework {
+    ffiTarget = .binaryTarget(name: "KinesisRecorderFFI", url: release.url, checksum: release.checksum)
+} else {
+    // Built by ios/build-xcframework.sh.
+    ffiTarget = .binaryTarget(name: "KinesisRecorderFFI", path: "ios/build/KinesisRecorderFFI.xcframework")
+}
 // The static library inside the XCFramework needs these system libraries.
 let nativeLinkerSettings: [LinkerSetting] = [
     .linkedFramework("Security"),

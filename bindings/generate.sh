@@ -77,7 +77,7 @@ generate() {
   mkdir -p "$2"
   log "uniffi-bindgen generate --language $1 --out-dir ${2#"$repo"/}"
   # --metadata-no-deps: every exported type lives in this crate.
-  "$bindgen" generate --library "$lib" --language "$1" --out-dir "$2" --no-format --metadata-no-deps
+  "$bindgen" generate "$lib" --language "$1" --out-dir "$2" --no-format --metadata-no-deps
 }
 
 require() {
