@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use crate::{
-    CredentialsProvider, Recorder, RecorderConfig, RecorderError, RecorderListener, RecorderStats, SubmitReport,
+    CredentialsProvider, RecordToSave, Recorder, RecorderConfig, RecorderError, RecorderListener, RecorderStats,
+    SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -41,6 +42,11 @@ impl KinesisRecorder {
     ) -> Result<(), RecorderError> {
         self.inner
             .save_record_with_hash_key(data, &stream_name, partition_key, explicit_hash_key)
+    }
+
+    /// Many records in one call: all validated, then all queued or none.
+    pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
+        self.inner.save_records(records)
     }
 
     /// Blocks until every record saved so far is on disk.

@@ -36,8 +36,46 @@ mod ffi;
 
 pub use config::{RecorderConfig, WhenFull, WireFormat, KIB, MIB};
 pub use error::{DropReason, RecorderError};
-pub use recorder::{FailureKind, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats, SubmitReport};
+pub use recorder::{FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats, SubmitReport};
 pub use transport::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();
+
+/// Entry points for the fuzz targets in `fuzz/` to reach the crate's parsers
+/// and validation. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::transport::{wire, EntryResult};
+
+    /// Decodes a PutRecords answer: (entries, rejected entries).
+    pub fn decode_put_records(body: &[u8]) -> Result<(usize, usize), String> {
+        let results = (wire::KINESIS_PUT_RECORDS.decode)(body)?;
+        let rejected = results.iter().filter(|e| matches!(e, EntryResult::Rejected { .. })).count();
+        Ok((results.len(), rejected))
+    }
+
+    /// Decodes a CBOR PutRecords answer: (entries, rejected entries).
+    pub fn decode_put_records_cbor(body: &[u8]) -> Result<(usize, usize), String> {
+        let results = (wire::KINESIS_PUT_RECORDS_CBOR.decode)(body)?;
+        let rejected = results.iter().filter(|e| matches!(e, EntryResult::Rejected { .. })).count();
+        Ok((results.len(), rejected))
+    }
+
+    pub fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Option<String>, String) {
+        wire::parse_error(body, error_type_header)
+    }
+
+    /// Validates a save; the record's size when valid.
+    pub fn validate_record(
+        data: Vec<u8>,
+        stream: &str,
+        partition_key: Option<String>,
+        explicit_hash_key: Option<String>,
+        max_record_bytes: u64,
+    ) -> Result<u64, String> {
+        crate::record::new_record(data, stream, partition_key, explicit_hash_key, max_record_bytes, 0)
+            .map(|r| r.size())
+            .map_err(|e| e.to_string())
+    }
+}

@@ -46,9 +46,10 @@ pub(crate) fn validate_stream_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Partition keys: 1 to 256 Unicode characters.
+/// Partition keys: 1 to 256 characters, counted as the service counts them
+/// (UTF-16 code units: an emoji counts two).
 pub(crate) fn validate_partition_key(key: &str) -> Result<()> {
-    let chars = key.chars().count();
+    let chars = key.encode_utf16().count();
     if chars == 0 || chars > 256 {
         return Err(Error::invalid(
             "partition key",
@@ -58,9 +59,11 @@ pub(crate) fn validate_partition_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Explicit hash keys: a decimal integer in [0, 2^128 - 1].
+/// Explicit hash keys: a decimal integer in [0, 2^128 - 1] without leading
+/// zeros (the service's pattern is `0|([1-9]\d{0,38})`).
 pub(crate) fn validate_explicit_hash_key(key: &str) -> Result<()> {
     let valid = !key.is_empty()
+        && (key == "0" || !key.starts_with('0'))
         && key.len() <= 39
         && key.bytes().all(|b| b.is_ascii_digit())
         && key.parse::<u128>().is_ok();
@@ -128,6 +131,7 @@ mod tests {
         let other = save(b"x", "s", None, None).unwrap();
         assert_ne!(record.partition_key, other.partition_key);
         assert!(save(b"x", &"s".repeat(128), Some(&"é".repeat(256)), Some("0")).is_ok());
+        assert!(save(b"x", "s", Some(&"😀".repeat(128)), None).is_ok());
         assert!(save(b"x", "s", Some("k"), Some(&u128::MAX.to_string())).is_ok());
     }
 
@@ -140,7 +144,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_partition_keys() {
-        for key in ["".to_owned(), "k".repeat(257), "é".repeat(257)] {
+        for key in ["".to_owned(), "k".repeat(257), "é".repeat(257), "😀".repeat(129)] {
             assert!(matches!(save(b"x", "s", Some(&key), None), Err(Error::InvalidInput { field: "partition key", .. })));
         }
     }
@@ -148,7 +152,7 @@ mod tests {
     #[test]
     fn rejects_bad_explicit_hash_keys() {
         let too_big = "340282366920938463463374607431768211456"; // 2^128
-        for key in ["", "-1", "1.0", " 1", "abc", too_big, "+5"] {
+        for key in ["", "-1", "1.0", " 1", "abc", too_big, "+5", "00", "007"] {
             assert!(matches!(save(b"x", "s", Some("k"), Some(key)), Err(Error::InvalidInput { field: "explicit hash key", .. })), "{key:?}");
         }
     }

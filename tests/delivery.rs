@@ -320,3 +320,42 @@ async fn shutdown_commits_what_was_saved_and_refuses_more() {
     let reopened = Recorder::new(config, credentials()).unwrap();
     assert_eq!(reopened.stats().unwrap().pending_records, 1000);
 }
+
+#[tokio::test]
+async fn shutdown_interrupts_a_background_drain_promptly() {
+    let server = FaultServer::start(|_, _| Reply::Stall(Duration::from_secs(30)));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.auto_submit = true;
+    config.submit_threshold_records = 1;
+    config.request_timeout = Duration::from_secs(20);
+    let recorder = Recorder::new(config, credentials()).unwrap();
+    recorder.save_record(b"x".to_vec(), "s", None).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || server.request_count() > 0));
+    let start = Instant::now();
+    recorder.shutdown();
+    assert!(start.elapsed() < Duration::from_secs(2), "shutdown took {:?}", start.elapsed());
+}
+
+#[tokio::test]
+async fn save_records_is_all_or_nothing() {
+    use kinesis_recorder::RecordToSave;
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, &server);
+    let record = |data: &[u8], stream: &str| RecordToSave {
+        data: data.to_vec(),
+        stream_name: stream.into(),
+        partition_key: None,
+        explicit_hash_key: None,
+    };
+    let refused = recorder.save_records(vec![record(b"a", "s"), record(b"", "s"), record(b"c", "s")]);
+    match refused {
+        Err(RecorderError::InvalidInput { reason }) => assert!(reason.contains("record 1"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    recorder.save_records((0..1000u32).map(|i| record(&i.to_be_bytes(), "s")).collect()).unwrap();
+    recorder.flush().unwrap();
+    assert_eq!(recorder.stats().unwrap().pending_records, 1000);
+    assert_eq!(recorder.submit_all_records().await.unwrap().records_submitted, 1000);
+}

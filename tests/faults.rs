@@ -406,7 +406,7 @@ fn refused_streams_back_off_alone_while_another_delivers() {
         assert!(state.last_error.as_deref().unwrap_or_default().contains(code), "{stream}: {state:?}");
         assert!(state.retry_in.unwrap_or_default() >= Duration::from_secs(25), "{stream}: {state:?}");
         let reported = events.all().into_iter().any(|e| {
-            matches!(&e, RecorderEvent::SubmissionFailed { stream_name, code: Some(c), message, will_retry: false }
+            matches!(&e, RecorderEvent::SubmissionFailed { stream_name, code: Some(c), message, will_retry: false, .. }
                 if stream_name == stream && c == code && message.contains(hint))
         });
         assert!(reported, "{stream}: no SubmissionFailed event with {code} and a fix");

@@ -1,25 +1,57 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust unit and integration tests (against
-# kinesalite, moto and the misbehaving loopback server they start
-# themselves), the benchmark's quick mode, the Kotlin tests on the JVM and the
-# Swift tests on Linux, each against the real native library.
+# kinesalite, kinesis-mock, moto and the misbehaving loopback server they
+# start themselves), the benchmark in quick mode, a short coverage-guided fuzz
+# run, the Kotlin tests on the JVM and the Swift tests on Linux, each against
+# the real native library.
 #
 # Needs what .ci/run installs (servers, Maven dependencies, the Swift chroot).
-# Set SKIP_KOTLIN=1 or SKIP_SWIFT=1 to leave a platform out locally.
-set -euo pipefail
+# SKIP_KOTLIN=1, SKIP_SWIFT=1, SKIP_BENCH=1 or SKIP_FUZZ=1 leave a part out.
+set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+start=$SECONDS
+passed=0
+failed=0
+failures=()
+step() {
+  local name="$1"
+  shift
+  printf '\n==> %s\n' "$name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
 
-step "cargo test (unit + integration)"
-cargo test --locked --all-features
+step "cargo test (unit + integration)" cargo test --locked --all-features
 
-if [[ -x bindings/kotlin-test.sh && "${SKIP_KOTLIN:-0}" != 1 ]]; then
-  step "Kotlin bindings on the JVM"
-  bash bindings/kotlin-test.sh
+if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
+  # Quick mode only: it checks that the benchmark runs and its functional
+  # checks hold; it asserts no timing.
+  step "benchmark (quick)" cargo bench --locked --bench perf -- --quick
 fi
 
-if [[ -x bindings/swift-test.sh && "${SKIP_SWIFT:-0}" != 1 ]]; then
-  step "Swift bindings on Linux"
-  bash bindings/swift-test.sh
+if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+  if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz --version >/dev/null 2>&1; then
+    step "cargo fuzz (short)" env FUZZ_TIME="${FUZZ_TIME:-20}" bash fuzz/run.sh
+  else
+    echo "==> cargo fuzz: skipped (needs a nightly toolchain and cargo-fuzz; tests/fuzz_inputs.rs ran instead)"
+  fi
 fi
+
+if [[ "${SKIP_KOTLIN:-0}" != 1 ]]; then
+  step "Kotlin bindings on the JVM + Android compile check" bash bindings/kotlin-test.sh
+fi
+
+if [[ "${SKIP_SWIFT:-0}" != 1 ]]; then
+  step "Swift bindings on Linux" bash bindings/swift-test.sh
+fi
+
+echo
+echo "tests/run.sh: $((SECONDS - start)) s"
+for name in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $name"; done
+echo "suites: $passed passed, $failed failed"
+[[ "$failed" == 0 ]]

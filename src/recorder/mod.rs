@@ -33,6 +33,17 @@ pub use stats::{FailureKind, RecorderStats, StreamError, StreamStats, SubmitRepo
 use worker::{Command, StreamState, Worker};
 use writer::SaveQueue;
 
+/// One record for [`Recorder::save_records`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct RecordToSave {
+    pub data: Vec<u8>,
+    pub stream_name: String,
+    /// None: a random UUID.
+    pub partition_key: Option<String>,
+    pub explicit_hash_key: Option<String>,
+}
+
 /// State shared by the API, the writer thread and the worker.
 pub(crate) struct Shared {
     config: RecorderConfig,
@@ -153,23 +164,43 @@ impl Recorder {
         partition_key: Option<String>,
         explicit_hash_key: Option<String>,
     ) -> Result<(), RecorderError> {
-        let config = &self.shared.config;
         let record = record::new_record(
             data,
             stream_name,
             partition_key,
             explicit_hash_key,
-            config.max_record_bytes,
+            self.shared.config.max_record_bytes,
             worker::now_ms(),
         )?;
-        let size = record.size();
+        self.queue(std::iter::once(record))
+    }
+
+    /// Saves many records in one call (one FFI crossing from Kotlin or
+    /// Swift): all are validated first, and either all are queued or none.
+    /// An invalid one gives `InvalidInput` naming its index.
+    pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
+        let now = worker::now_ms();
+        let max = self.shared.config.max_record_bytes;
+        let records = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                record::new_record(r.data, &r.stream_name, r.partition_key, r.explicit_hash_key, max, now)
+                    .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.queue(records.into_iter())
+    }
+
+    fn queue(&self, records: impl ExactSizeIterator<Item = record::NewRecord> + Clone) -> Result<(), RecorderError> {
+        let config = &self.shared.config;
         let committed = &self.shared.committed_bytes;
-        self.shared.queue.push(record, config.max_queued_bytes, |queued| {
+        self.shared.queue.push(records, config.max_queued_bytes, |queued, size| {
             if config.when_full == WhenFull::RejectNew {
                 let used = committed.load(Ordering::Acquire) + queued;
                 if used + size > config.max_storage_bytes {
                     return Err(Error::StorageFull(format!(
-                        "{used} of {} bytes used, the record needs {size}",
+                        "{used} of {} bytes used, the records need {size}",
                         config.max_storage_bytes
                     )));
                 }

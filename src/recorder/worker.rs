@@ -64,6 +64,7 @@ pub(crate) struct Worker {
     transport: Transport,
     commands: mpsc::UnboundedReceiver<Command>,
     last_drain: Instant,
+    hold_until: Option<Instant>,
 }
 
 /// How a drain of one stream ended.
@@ -92,20 +93,33 @@ impl Worker {
             shared,
             transport,
             commands,
+            hold_until: None,
         }
     }
 
     pub async fn run(mut self) {
         loop {
+            if self.shared.is_shutting_down() {
+                return;
+            }
             let view = self.view();
             if view.pending_records == 0 {
                 // The interval counts from the first record after an empty spell.
                 self.last_drain = view.now;
             }
-            let command = match next_step(&WorkerView { last_drain: self.last_drain, ..view }) {
+            let step = match next_step(&WorkerView { last_drain: self.last_drain, ..view }) {
+                // A drain that could send nothing is not tried again before
+                // the interval: whatever stopped it, the worker never spins.
+                NextStep::DrainNow if self.hold_until.is_some_and(|t| t > view.now) => {
+                    NextStep::WaitUntil(self.hold_until.unwrap_or(view.now))
+                }
+                step => step,
+            };
+            let command = match step {
                 NextStep::DrainNow => {
-                    self.drain(false).await;
+                    let report = self.drain(false).await;
                     self.last_drain = Instant::now();
+                    self.hold_until = (report.requests == 0).then(|| self.last_drain + self.shared.config.submit_interval);
                     continue;
                 }
                 NextStep::WaitUntil(at) => {
@@ -193,7 +207,7 @@ impl Worker {
             // Per-record retries of an explicit submit are bounded by the
             // attempts limit: every pass costs the rejected records one.
             for _pass in 0..=self.shared.config.max_attempts {
-                match self.drain_stream(&stream.name, explicit, &mut report).await {
+                match self.drain_stream(&stream.name, stream.records, explicit, &mut report).await {
                     StreamEnd::RecordsRejected { delay } if explicit => {
                         if !self.pause(delay).await {
                             break;
@@ -214,15 +228,21 @@ impl Worker {
         report
     }
 
-    /// One pass over one stream's records, oldest first.
-    async fn drain_stream(&mut self, stream: &str, explicit: bool, report: &mut SubmitReport) -> StreamEnd {
+    /// One pass over one stream's records, oldest first, sending at most
+    /// `budget` records: those saved during the drain wait for the next one,
+    /// so a busy stream cannot starve the streams after it.
+    async fn drain_stream(&mut self, stream: &str, budget: u64, explicit: bool, report: &mut SubmitReport) -> StreamEnd {
         let config = &self.shared.config;
+        let mut sent = 0u64;
         let mut cursor = 0;
         let mut refreshed_credentials = false;
         let mut transient_retries = 0;
         loop {
             if self.shared.is_shutting_down() || !self.shared.network_available.load(Ordering::Acquire) {
                 return StreamEnd::Interrupted;
+            }
+            if sent >= budget {
+                return StreamEnd::Drained;
             }
             let batch = match self.shared.lock_store().next_batch(
                 stream,
@@ -281,6 +301,7 @@ impl Worker {
                         state.record_failures = 0;
                         state.last_error = None;
                         state.ready_at = Instant::now();
+                        sent += batch.len() as u64;
                         cursor = last_id;
                         continue;
                     }

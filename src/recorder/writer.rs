@@ -33,13 +33,17 @@ struct QueueState {
     committed_seq: u64,
     /// Set while the disk refuses writes.
     storage_error: Option<String>,
+    /// True while the writer sleeps until signalled: only then does a save
+    /// pay for a wake-up (a system call on the caller's thread).
+    writer_parked: bool,
     closed: bool,
 }
 
 #[derive(Default)]
 pub(crate) struct SaveQueue {
     state: Mutex<QueueState>,
-    /// Signalled when the queue goes from empty to not empty, or closes.
+    /// Signalled when a record arrives for a parked writer, on `flush` and
+    /// on close.
     work: Condvar,
     /// Signalled after every commit attempt.
     committed: Condvar,
@@ -50,11 +54,16 @@ impl SaveQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands a record to the writer. `admit` runs under the queue lock with
-    /// the bytes queued so far, to apply the reject-new storage policy
-    /// exactly.
-    pub fn push(&self, record: NewRecord, max_queued_bytes: u64, admit: impl FnOnce(u64) -> Result<()>) -> Result<()> {
-        let size = record.size();
+    /// Hands records to the writer, all or none. `admit` runs under the
+    /// queue lock with the bytes queued so far and the bytes to add, to apply
+    /// the reject-new storage policy exactly.
+    pub fn push(
+        &self,
+        records: impl ExactSizeIterator<Item = NewRecord> + Clone,
+        max_queued_bytes: u64,
+        admit: impl FnOnce(u64, u64) -> Result<()>,
+    ) -> Result<()> {
+        let size: u64 = records.clone().map(|r| r.size()).sum();
         let mut state = self.lock();
         if state.closed {
             return Err(Error::ShutDown);
@@ -68,13 +77,13 @@ impl SaveQueue {
         if state.bytes + size > max_queued_bytes {
             return Err(Error::Overloaded { queued_bytes: state.bytes });
         }
-        admit(state.bytes + state.writing_bytes)?;
-        let was_empty = state.records.is_empty();
-        state.records.push(record);
+        admit(state.bytes + state.writing_bytes, size)?;
+        state.queued_seq += records.len() as u64;
+        state.records.extend(records);
         state.bytes += size;
-        state.queued_seq += 1;
+        let wake = std::mem::take(&mut state.writer_parked);
         drop(state);
-        if was_empty {
+        if wake {
             self.work.notify_one();
         }
         Ok(())
@@ -90,6 +99,10 @@ impl SaveQueue {
     pub fn flush(&self) -> Result<()> {
         let mut state = self.lock();
         let target = state.queued_seq;
+        if state.committed_seq < target {
+            // Cut the writer's linger short.
+            self.work.notify_one();
+        }
         while state.committed_seq < target {
             if let Some(error) = &state.storage_error {
                 return Err(Error::Io {
@@ -112,6 +125,11 @@ impl SaveQueue {
 /// Retry delay while the disk refuses writes.
 const STORAGE_RETRY: Duration = Duration::from_millis(500);
 
+/// After a commit, the writer waits this long for more saves before it
+/// parks: saves in a burst then cost no wake-up at all, and an idle recorder
+/// still has no timer. It bounds the extra durability lag.
+const LINGER: Duration = Duration::from_millis(2);
+
 /// The writer thread's body.
 pub(crate) fn run(shared: Arc<Shared>) {
     let queue = &shared.queue;
@@ -121,9 +139,14 @@ pub(crate) fn run(shared: Arc<Shared>) {
     loop {
         if group.is_empty() {
             let mut state = queue.lock();
+            if state.records.is_empty() && !state.closed {
+                state = queue.work.wait_timeout(state, LINGER).unwrap_or_else(|e| e.into_inner()).0;
+            }
             while state.records.is_empty() && !state.closed {
+                state.writer_parked = true;
                 state = queue.work.wait(state).unwrap_or_else(|e| e.into_inner());
             }
+            state.writer_parked = false;
             if state.records.is_empty() {
                 return;
             }

@@ -135,23 +135,31 @@ impl Store {
     /// nothing is ever wiped silently. See [`move_aside`] to recover.
     pub fn open(path: &str) -> Result<Store> {
         create_private_file(path)?;
+        // A damaged header must not reach SQLite: it would delete the `-wal`,
+        // which may hold the latest commits, before the app can move it aside.
+        check_header(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        schema::configure(&conn).map_err(|e| open_error(path, e))?;
-        schema::upgrade(&mut conn, path).map_err(|e| match e {
+        // Only another process can hold the lock: give it a moment to let go,
+        // then refuse rather than hang.
+        conn.busy_timeout(std::time::Duration::from_millis(250))
+            .map_err(|e| open_error(path, e))?;
+        schema::lock(&conn).map_err(|e| open_error(path, e))?;
+        let sqlite_error = |e| match e {
             Error::Sqlite { source, .. } => open_error(path, source),
             other => other,
-        })?;
+        };
+        // Refuse foreign or newer files before the pragmas change them.
+        schema::check(&conn, path).map_err(sqlite_error)?;
+        schema::configure(&conn).map_err(|e| open_error(path, e))?;
+        schema::upgrade(&mut conn, path).map_err(sqlite_error)?;
         let mut store = Store {
             conn,
             streams: HashMap::new(),
             stream_ids: HashMap::new(),
             counters: HashMap::new(),
         };
-        store.load_accounting().map_err(|e| match e {
-            Error::Sqlite { source, .. } => open_error(path, source),
-            other => other,
-        })?;
+        store.load_accounting().map_err(sqlite_error)?;
         Ok(store)
     }
 
@@ -379,7 +387,18 @@ impl Store {
             }
             Ok(())
         })?;
+        self.checkpoint_if_empty();
         Ok(dropped)
+    }
+
+    /// Once the store is empty, folds the WAL back into the database and
+    /// truncates it, returning its space to the file system.
+    fn checkpoint_if_empty(&self) {
+        if self.pending_records() == 0 {
+            if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(%error, "checkpoint of an empty store");
+            }
+        }
     }
 
     /// Counts one request, failed or not, in the persistent counters.
@@ -415,6 +434,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.checkpoint_if_empty();
         Ok(dropped)
     }
 
@@ -435,6 +455,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.checkpoint_if_empty();
         Ok(dropped)
     }
 
@@ -579,6 +600,25 @@ fn create_private_file(path: &str) -> Result<()> {
             source,
         }),
     }
+}
+
+/// The first 16 bytes of an SQLite database; an empty file is a new store.
+fn check_header(path: &str) -> Result<()> {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)
+        .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 16), &mut head))
+        .map_err(|source| Error::Io {
+            context: "reading the store's header",
+            source,
+        })?;
+    if !head.is_empty() && head != MAGIC {
+        return Err(Error::StoreCorrupt {
+            path: path.to_owned(),
+            detail: "the file is not an SQLite database".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn open_error(path: &str, error: rusqlite::Error) -> Error {

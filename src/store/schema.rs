@@ -36,31 +36,36 @@ const MIGRATIONS: &[&str] = &[
 
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Takes the file for this connection alone, so a second process that opens
+/// it fails fast instead of corrupting the in-memory accounting. Set before
+/// the first read, it also spares WAL mode its shared-memory file (one less
+/// file to create on a full disk).
+pub(crate) fn lock(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+}
+
 /// Connection settings. WAL with `synchronous=NORMAL`: a commit is durable
 /// against a process crash at once and against power loss at the next
-/// checkpoint, and readers never block the writer. `locking_mode=EXCLUSIVE`
-/// makes a second process that opens the same file fail fast instead of
-/// corrupting the in-memory accounting.
+/// checkpoint.
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    // Only another process can hold the lock: give it a moment to let go,
-    // then refuse rather than hang.
-    conn.busy_timeout(std::time::Duration::from_millis(250))?;
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "SQLite refused WAL mode");
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // Keep the WAL from growing without bound on a long backlog.
-    conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
+    // Keep the WAL small (checkpoint every 512 KiB, truncate to 1 MiB): on a
+    // nearly full disk its pages are space the database itself needs.
+    conn.pragma_update(None, "wal_autocheckpoint", 128)?;
+    conn.pragma_update(None, "journal_size_limit", 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(())
 }
 
-/// Brings the schema to [`CURRENT_VERSION`], refusing stores written by a
-/// newer version of the library.
-pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
+/// Refuses, before anything is written to the file, a store of a newer
+/// version of the library and a database of another application. Returns the
+/// version found.
+pub(crate) fn check(conn: &Connection, path: &str) -> Result<i64> {
     let found: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(Error::sqlite("reading the schema version"))?;
@@ -86,6 +91,12 @@ pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
             });
         }
     }
+    Ok(found)
+}
+
+/// Brings the schema to [`CURRENT_VERSION`].
+pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
+    let found = check(conn, path)?;
     for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().map_err(Error::sqlite("upgrading the schema"))?;
         tx.execute_batch(migration).map_err(Error::sqlite("upgrading the schema"))?;

@@ -167,9 +167,10 @@ final class SubmissionTests: XCTestCase {
         XCTAssertEqual(failed.recordsRemaining, 3, "the records wait for credentials")
         XCTAssertEqual(failed.errors.count, 1)
         XCTAssertEqual(failed.errors.first?.streamName, stream)
+        XCTAssertEqual(failed.errors.first?.kind, .credentials)
         XCTAssertTrue(failed.errors.first?.message.contains("not signed in yet") == true, "\(failed.errors)")
         let failure = events.values.first {
-            if case .submissionFailed(stream, _, let message, true) = $0 { return message.contains("not signed in yet") }
+            if case .submissionFailed(stream, .credentials, _, let message, true) = $0 { return message.contains("not signed in yet") }
             return false
         }
         XCTAssertNotNil(failure, "SubmissionFailed(willRetry: true) event; got \(events.values)")

@@ -1,0 +1,126 @@
+package dev.kinesisrecorder.sample
+
+import android.app.Activity
+import android.os.Bundle
+import android.os.SystemClock
+import android.view.ViewGroup.LayoutParams.MATCH_PARENT
+import android.view.ViewGroup.LayoutParams.WRAP_CONTENT
+import android.widget.Button
+import android.widget.LinearLayout
+import android.widget.ScrollView
+import android.widget.Switch
+import android.widget.TextView
+import dev.kinesisrecorder.events
+import dev.kinesisrecorder.ffi.RecorderEvent
+import dev.kinesisrecorder.ffi.RecorderException
+import dev.kinesisrecorder.statsFlow
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.MainScope
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
+import kotlin.time.Duration.Companion.milliseconds
+
+/**
+ * Offline batching off the UI's critical path: each save on the main thread is validated and
+ * queued; the disk and the network are the recorder's own threads' business. The button shows
+ * what 1,000 saves really cost on this device (the UniFFI/JNA call path, no I/O; see the README's
+ * "Cost of a save"). Views are built in code so the sources compile without resources.
+ */
+class MainActivity : Activity() {
+    private lateinit var scope: CoroutineScope
+    private val recorder get() = (application as SampleApp).recorder
+
+    private lateinit var saveResult: TextView
+    private lateinit var statsText: TextView
+    private lateinit var eventLog: TextView
+    private var saved = 0
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        scope = MainScope()
+
+        val column = LinearLayout(this).apply {
+            orientation = LinearLayout.VERTICAL
+            setPadding(32, 32, 32, 32)
+        }
+        fun add(view: android.view.View) = column.addView(view, LinearLayout.LayoutParams(MATCH_PARENT, WRAP_CONTENT))
+
+        add(Button(this).apply {
+            text = "Save 1,000 events (on the main thread)"
+            setOnClickListener { saveThousand() }
+        })
+        saveResult = TextView(this).also(::add)
+        add(Switch(this).apply {
+            text = "Network available (simulate offline)"
+            isChecked = true
+            setOnCheckedChangeListener { _, on -> recorder.setNetworkAvailable(on) }
+        })
+        add(Button(this).apply {
+            text = "Submit now"
+            setOnClickListener { submitNow() }
+        })
+        statsText = TextView(this).also(::add)
+        eventLog = TextView(this).also(::add)
+
+        setContentView(ScrollView(this).apply { addView(column) })
+
+        scope.launch {
+            recorder.statsFlow(500.milliseconds).collect { s ->
+                statsText.text = "pending: ${s.pendingRecords} records, ${s.pendingBytes} bytes" +
+                    " (queued ${s.queuedRecords})\nsubmitted: ${s.recordsSubmitted}, requests: ${s.requestsSent}" +
+                    " (${s.requestsFailed} failed)\nnetwork: ${if (s.networkAvailable) "available" else "unavailable"}" +
+                    s.streams.mapNotNull { it.lastError?.let { e -> "\n${it.streamName}: $e" } }.joinToString("")
+            }
+        }
+        scope.launch {
+            recorder.events().collect { event -> log(describe(event)) }
+        }
+    }
+
+    private fun saveThousand() {
+        val start = SystemClock.elapsedRealtimeNanos()
+        try {
+            repeat(1_000) {
+                val payload = """{"event":"tap","n":${saved + it},"at":${System.currentTimeMillis()}}"""
+                recorder.saveRecord(payload.encodeToByteArray(), SampleConfig.STREAM, null)
+            }
+            saved += 1_000
+            val micros = (SystemClock.elapsedRealtimeNanos() - start) / 1_000
+            saveResult.text = "1,000 saves took %.2f ms on the main thread (total saved: %d)".format(micros / 1000.0, saved)
+        } catch (e: RecorderException) {
+            saveResult.text = "save failed: ${e.message}"
+        }
+    }
+
+    private fun submitNow() {
+        scope.launch {
+            try {
+                val report = recorder.submitAllRecords() // suspends; the work runs on the recorder's thread
+                log(
+                    "submit: ${report.recordsSubmitted} sent, ${report.recordsRemaining} remaining" +
+                        (if (report.networkUnavailable) " (offline)" else "") +
+                        report.errors.joinToString("") { "\n  ${it.streamName}: ${it.code ?: ""} ${it.message}" },
+                )
+            } catch (e: RecorderException) {
+                log("submit failed: ${e.message}")
+            }
+        }
+    }
+
+    private fun describe(event: RecorderEvent): String = when (event) {
+        is RecorderEvent.RecordsSubmitted -> "sent ${event.count} to ${event.streamName}"
+        is RecorderEvent.RecordsDropped -> "dropped ${event.count} of ${event.streamName}: ${event.reason}"
+        is RecorderEvent.StorageThresholdCrossed -> "storage above ${event.threshold} bytes (${event.bytesUsed})"
+        is RecorderEvent.SubmissionFailed ->
+            "failed ${event.streamName}: ${event.code ?: ""} ${event.message}" + if (event.willRetry) " (will retry)" else ""
+    }
+
+    private fun log(line: String) {
+        eventLog.text = (line + "\n" + eventLog.text).take(4_000)
+    }
+
+    override fun onDestroy() {
+        scope.cancel()
+        super.onDestroy()
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Kotlin bindings, verified on the JVM, and the Android library's sources compiled:
+#
+#   1. bindings/generate.sh kotlin   builds target/release/libkinesis_recorder.so and generates
+#                                    the Kotlin bindings into target/bindings/kotlin
+#   2. mvn test (bindings/kotlin)    JUnit 5 tests on the JVM, loading that library, against a
+#                                    kinesalite server the tests start on loopback
+#   3. mvn compile (android/compile-check)
+#                                    the Android glue + sample + shared layer + bindings against
+#                                    the Android 15 framework (android-all, API 35)
+#
+# Needs: a Rust toolchain, Java 17 + Maven with the dependencies prefetched
+# (.ci/install-maven.sh), node + tests/servers/node_modules (.ci/install-servers.sh).
+#
+# Environment: MVN_ARGS (extra Maven flags, e.g. "-o"), SKIP_GENERATE=1 (reuse
+# target/bindings/kotlin and the built library), SKIP_ANDROID=1, CARGO_TARGET_DIR.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$repo"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+generated="$target_dir/bindings/kotlin"
+native_dir="$target_dir/release"
+read -r -a mvn_args <<< "${MVN_ARGS:-}"
+start=$SECONDS
+
+log() { echo "[kotlin-test] $*" >&2; }
+
+if [ "${SKIP_GENERATE:-0}" != 1 ]; then
+  log "generating the Kotlin bindings (bindings/generate.sh kotlin)"
+  bash bindings/generate.sh kotlin
+fi
+[ -f "$generated/dev/kinesisrecorder/ffi/kinesis_recorder.kt" ] || { log "missing generated bindings in $generated"; exit 1; }
+[ -f "$native_dir/libkinesis_recorder.so" ] || [ -f "$native_dir/libkinesis_recorder.dylib" ] || {
+  log "missing the native library in $native_dir"; exit 1; }
+
+log "JVM tests (mvn test, bindings/kotlin)"
+mvn -B -ntp "${mvn_args[@]}" -f bindings/kotlin/pom.xml test \
+  -Duniffi.generated.dir="$generated" -Dnative.lib.dir="$native_dir"
+
+if [ "${SKIP_ANDROID:-0}" != 1 ]; then
+  log "Android compile check (mvn compile, android/compile-check, android-all API 35)"
+  mvn -B -ntp "${mvn_args[@]}" -f android/compile-check/pom.xml compile -Duniffi.generated.dir="$generated"
+fi
+
+log "done in $((SECONDS - start)) s"
