@@ -60,23 +60,7 @@ pub(crate) fn judge_response(batch: &[StoredRecord], results: &[EntryResult], ma
     Verdict::Settled(settlement)
 }
 
-/// Whole-call errors to retry with backoff, without touching the records.
-const TRANSIENT: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "KMSThrottlingException",
-    "InternalFailure",
-    "InternalFailureException",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-];
-
+/// Whole-call throttling: retry with backoff, without touching the records.
 const THROTTLED: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "LimitExceededException",
@@ -84,6 +68,17 @@ const THROTTLED: &[&str] = &[
     "Throttling",
     "TooManyRequestsException",
     "KMSThrottlingException",
+];
+
+/// Other whole-call errors to retry with backoff, without touching the records.
+const TRANSIENT: &[&str] = &[
+    "InternalFailure",
+    "InternalFailureException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
 ];
 
 const EXPIRED_CREDENTIALS: &[&str] = &["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
@@ -109,7 +104,10 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
                 Verdict::RefreshCredentials {
                     reason: format!("{code}: {message}"),
                 }
-            } else if TRANSIENT.contains(&code) || (code.is_empty() && (*status >= 500 || *status == 429)) {
+            } else if THROTTLED.contains(&code)
+                || TRANSIENT.contains(&code)
+                || (code.is_empty() && (*status >= 500 || *status == 429))
+            {
                 Verdict::RetryLater {
                     throttled: THROTTLED.contains(&code) || *status == 429,
                     reason: if code.is_empty() {
