@@ -35,32 +35,6 @@ const KEY_CHARS: usize = 32;
 const RECORD_BYTES: u64 = (PAYLOAD_BYTES + KEY_CHARS) as u64;
 const MAX_PER_REQUEST: u64 = 500;
 
-/// Copied verbatim from `src/store/schema.rs` (MIGRATIONS[0], schema
-/// version 1) so the raw-SQLite baselines write the very same tables and
-/// index. Keep in sync when the schema changes.
-const SCHEMA_V1: &str = "CREATE TABLE streams (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        pending_records INTEGER NOT NULL DEFAULT 0,
-        pending_bytes INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE records (
-        id INTEGER PRIMARY KEY,
-        stream_id INTEGER NOT NULL REFERENCES streams(id),
-        partition_key TEXT NOT NULL,
-        explicit_hash_key TEXT,
-        data BLOB NOT NULL,
-        size INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0
-    );
-    -- Serves the batch query: the next records of one stream in save order.
-    CREATE INDEX records_by_stream ON records(stream_id, id);
-    CREATE TABLE counters (
-        name TEXT PRIMARY KEY,
-        value INTEGER NOT NULL
-    ) WITHOUT ROWID;";
-
 /// The store's INSERT (src/store/mod.rs, `Store::insert`).
 const INSERT_SQL: &str = "INSERT INTO records (stream_id, partition_key, explicit_hash_key, data, size, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -643,15 +617,9 @@ fn this_thread_sched() -> Sched {
 }
 
 fn open_raw(path: &Path) -> Connection {
-    let conn = Connection::open(path).unwrap();
-    // The store's settings (src/store/schema.rs, `configure`; keep in sync).
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).unwrap();
-    assert!(mode.eq_ignore_ascii_case("wal"), "WAL refused: {mode}");
-    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    conn.pragma_update(None, "temp_store", "MEMORY").unwrap();
-    conn.pragma_update(None, "journal_size_limit", 1024 * 1024).unwrap();
-    conn.execute_batch(SCHEMA_V1).unwrap();
+    let mut conn = Connection::open(path).unwrap();
+    // The store's own pragmas and schema, so the baselines never drift from it.
+    kinesis_recorder::bench_support::prepare_raw_store(&mut conn).unwrap();
     conn.execute("INSERT INTO streams (name) VALUES (?1)", [STREAM]).unwrap();
     conn
 }
@@ -1053,8 +1021,8 @@ fn rows_ingest(report: &mut Report, sizes: Sizes, dir: &Path, null_endpoint: &st
         met(speedup >= 4.0),
     );
     report.note(format!(
-        "rows 2-3: same schema (copied from src/store/schema.rs v1), same pragmas (WAL, synchronous=NORMAL, \
-         locking_mode=EXCLUSIVE), same record generator, fresh files under {}; the recorder refused {refused} saves \
+        "rows 2-3: the store's own schema and pragmas (WAL, synchronous=NORMAL, \
+         locking_mode=EXCLUSIVE, small WAL), same record generator, fresh files under {}; the recorder refused {refused} saves \
          as Overloaded (queue at max_queued_bytes), each retried after 100 µs",
         dir.display()
     ));

@@ -42,6 +42,16 @@ pub use transport::{AwsCredentials, CredentialsProvider, StaticCredentialsProvid
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();
 
+/// The store's SQLite set-up, for the benchmark's raw baselines. Not part of
+/// the API.
+#[doc(hidden)]
+pub mod bench_support {
+    /// Sets up `conn` as the store sets up its own: pragmas and schema.
+    pub fn prepare_raw_store(conn: &mut rusqlite::Connection) -> Result<(), String> {
+        crate::store::schema::prepare(conn).map_err(|e| e.to_string())
+    }
+}
+
 /// Entry points for the fuzz targets in `fuzz/` to reach the crate's parsers
 /// and validation. Not part of the API.
 #[doc(hidden)]

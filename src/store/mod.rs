@@ -7,7 +7,7 @@
 //! memory and in the `streams` / `counters` tables, changed in the same
 //! transaction as the records, so it is exact and never needs a scan.
 
-mod schema;
+pub(crate) mod schema;
 
 use std::collections::HashMap;
 use std::path::Path;
