@@ -36,8 +36,8 @@ const RECORD_BYTES: u64 = (PAYLOAD_BYTES + KEY_CHARS) as u64;
 const MAX_PER_REQUEST: u64 = 500;
 
 /// The store's INSERT (src/store/mod.rs, `Store::insert`).
-const INSERT_SQL: &str = "INSERT INTO records (stream_id, partition_key, explicit_hash_key, data, size, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_SQL: &str = "INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 // ---------------------------------------------------------------------------
 // Sizes.
@@ -639,7 +639,7 @@ fn raw_insert_rate(dir: &Path, name: &str, n: u64, per_tx: u64) -> f64 {
         let key = partition_key(i);
         let size = (data.len() + key.len()) as i64;
         insert
-            .execute(params![stream_id, key, None::<String>, data, size, now_ms()])
+            .execute(params![i as i64 + 1, stream_id, key, None::<String>, data, size, now_ms()])
             .unwrap();
         if per_tx > 1 && (i % per_tx == per_tx - 1 || i == n - 1) {
             conn.execute_batch("COMMIT").unwrap();

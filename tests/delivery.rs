@@ -359,3 +359,29 @@ async fn save_records_is_all_or_nothing() {
     assert_eq!(recorder.stats().unwrap().pending_records, 1000);
     assert_eq!(recorder.submit_all_records().await.unwrap().records_submitted, 1000);
 }
+
+#[tokio::test]
+async fn delivered_records_leave_the_file_soon_after_the_drain() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let recorder = recorder(&dir, &server);
+    // 5,000 records: three compaction chunks.
+    let records = (0..5_000u32).map(|i| kinesis_recorder::RecordToSave {
+        data: i.to_be_bytes().to_vec(),
+        stream_name: "s".into(),
+        partition_key: None,
+        explicit_hash_key: None,
+    });
+    recorder.save_records(records.collect()).unwrap();
+    let report = recorder.submit_all_records().await.unwrap();
+    assert_eq!((report.records_submitted, report.requests), (5_000, 10));
+    // Compaction runs on the worker as soon as it is idle; give it a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    recorder.shutdown();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0)).unwrap();
+    assert_eq!(rows, 0, "delivered rows were not deleted");
+    let mark: i64 = conn.query_row("SELECT delivered_through FROM streams", [], |row| row.get(0)).unwrap();
+    assert_eq!(mark, 5_000, "the drain settled by moving the stream's mark");
+}

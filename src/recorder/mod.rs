@@ -116,6 +116,8 @@ impl Recorder {
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            // The blocking pool, which reads the next batch during a request.
+            .thread_name("kr-reader")
             .build()
             .map_err(|source| Error::Io {
                 context: "starting the submission runtime",

@@ -4,6 +4,10 @@
 //! stream: read a batch, send it, let the policy judge the answer, settle the
 //! records in the store, report.
 //!
+//! The next batch is read on tokio's blocking pool while the current request
+//! is in flight. Delivered rows are deleted afterwards (`Store::compact`), a
+//! chunk at a time, whenever nothing else is waiting.
+//!
 //! Explicit submissions that arrive while a drain runs are coalesced: they
 //! all get the report of the next drain, so an app that calls
 //! `submit_all_records` after every save costs one drain at a time, not one
@@ -16,14 +20,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinError;
 
 use super::Shared;
-use crate::error::RecorderError;
+use crate::error::{Error, RecorderError};
 use crate::policy::backoff::Backoff;
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
+use crate::store::StoredRecord;
 use crate::transport::Transport;
 
 pub(crate) enum Command {
@@ -59,12 +65,18 @@ impl StreamState {
 /// the stream back to the background schedule.
 const EXPLICIT_TRANSIENT_RETRIES: u32 = 2;
 
+/// Delivered rows deleted per compaction transaction: a few milliseconds of
+/// the store's lock, so group commits of new saves never wait long.
+const COMPACTION_CHUNK: u32 = 2_000;
+
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     transport: Transport,
     commands: mpsc::UnboundedReceiver<Command>,
     last_drain: Instant,
     hold_until: Option<Instant>,
+    /// A failed compaction is not tried again before then.
+    compaction_hold_until: Option<Instant>,
 }
 
 /// How a drain of one stream ended.
@@ -94,6 +106,7 @@ impl Worker {
             transport,
             commands,
             hold_until: None,
+            compaction_hold_until: None,
         }
     }
 
@@ -115,11 +128,18 @@ impl Worker {
                 }
                 step => step,
             };
+            // Compaction fills the gaps: never ahead of a drain or a command.
+            if step != NextStep::DrainNow && self.commands.is_empty() && self.compact() {
+                continue;
+            }
             let command = match step {
                 NextStep::DrainNow => {
                     let report = self.drain(false).await;
                     self.last_drain = Instant::now();
                     self.hold_until = (report.requests == 0).then(|| self.last_drain + self.shared.config.submit_interval);
+                    // One chunk between drains, so a worker that always has
+                    // records to send still gets the delivered ones deleted.
+                    self.compact();
                     continue;
                 }
                 NextStep::WaitUntil(at) => {
@@ -152,6 +172,23 @@ impl Worker {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// Deletes one chunk of delivered rows; true if there may be more.
+    fn compact(&mut self) -> bool {
+        let now = Instant::now();
+        if self.compaction_hold_until.is_some_and(|t| t > now) {
+            return false;
+        }
+        match self.shared.lock_store().compact(COMPACTION_CHUNK) {
+            Ok(more) => more,
+            Err(error) => {
+                // The rows stay (skipped by every query); try again later.
+                tracing::warn!(%error, "cannot delete delivered records");
+                self.compaction_hold_until = Some(now + self.shared.config.submit_interval);
+                false
             }
         }
     }
@@ -237,6 +274,8 @@ impl Worker {
         let mut cursor = 0;
         let mut refreshed_credentials = false;
         let mut transient_retries = 0;
+        let (max_records, max_bytes) = (config.max_records_per_request, config.max_request_bytes);
+        let mut read_ahead = None;
         loop {
             if self.shared.is_shutting_down() || !self.shared.network_available.load(Ordering::Acquire) {
                 return StreamEnd::Interrupted;
@@ -244,12 +283,23 @@ impl Worker {
             if sent >= budget {
                 return StreamEnd::Drained;
             }
-            let batch = match self.shared.lock_store().next_batch(
-                stream,
-                cursor,
-                config.max_records_per_request,
-                config.max_request_bytes,
-            ) {
+            let read_now = || self.shared.lock_store().next_batch(stream, cursor, max_records, max_bytes);
+            let batch = match read_ahead.take() {
+                Some(read) => match read_result(read.await) {
+                    Ok(ahead) => {
+                        let cleared = ahead.clears != self.shared.lock_store().clears();
+                        // The app cleared the store since it was read: read again.
+                        if cleared {
+                            read_now()
+                        } else {
+                            Ok(ahead.records)
+                        }
+                    }
+                    Err(error) => Err(error),
+                },
+                None => read_now(),
+            };
+            let batch = match batch {
                 Ok(batch) => batch,
                 Err(error) => return call_end(stream, Failure::new(FailureKind::Storage, None, error.to_string())),
             };
@@ -257,6 +307,18 @@ impl Worker {
                 return StreamEnd::Drained;
             };
             let last_id = last.id;
+            // Read the batch after this one while this one is in flight; it
+            // is used only if this one is delivered in full.
+            let next = (sent + (batch.len() as u64) < budget).then(|| {
+                let (shared, stream) = (self.shared.clone(), stream.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let store = shared.lock_store();
+                    Ok(ReadAhead {
+                        clears: store.clears(),
+                        records: store.next_batch(&stream, last_id, max_records, max_bytes)?,
+                    })
+                })
+            });
             report.requests += 1;
             let answer = tokio::select! {
                 answer = self.transport.put_records(stream, &batch) => answer,
@@ -266,9 +328,10 @@ impl Worker {
                 Ok(results) => judge_response(&batch, results, config.max_attempts),
                 Err(failure) => judge_failure(failure),
             };
-            let failed_call = !matches!(verdict, Verdict::Settled(_));
-            if let Err(error) = self.shared.lock_store().count_request(failed_call) {
-                tracing::warn!(%error, "cannot update the request counters");
+            if !matches!(verdict, Verdict::Settled(_)) {
+                if let Err(error) = self.shared.lock_store().count_failed_request() {
+                    tracing::warn!(%error, "cannot update the request counters");
+                }
             }
             match verdict {
                 Verdict::Settled(settlement) => {
@@ -303,6 +366,7 @@ impl Worker {
                         state.ready_at = Instant::now();
                         sent += batch.len() as u64;
                         cursor = last_id;
+                        read_ahead = next;
                         continue;
                     }
                     // Rejected records (throttling above all) mean the stream
@@ -437,6 +501,23 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A batch read on the blocking pool while the one before it is in flight.
+struct ReadAhead {
+    /// The store's clear count when it was read.
+    clears: u64,
+    records: Vec<StoredRecord>,
+}
+
+/// A read ahead that panicked is a storage failure.
+fn read_result(read: Result<crate::error::Result<ReadAhead>, JoinError>) -> crate::error::Result<ReadAhead> {
+    read.unwrap_or_else(|error| {
+        Err(Error::Io {
+            context: "reading a batch",
+            source: std::io::Error::other(error),
+        })
+    })
 }
 
 fn jitter() -> f64 {

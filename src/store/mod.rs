@@ -6,6 +6,14 @@
 //! Storage accounting (records and bytes per stream, counters) lives both in
 //! memory and in the `streams` / `counters` tables, changed in the same
 //! transaction as the records, so it is exact and never needs a scan.
+//!
+//! Delivery is recorded with a mark per stream (`delivered_through`): a
+//! batch delivered from the front of its stream moves the mark in one row
+//! update, and every query skips the rows at or below it. Deleting those
+//! rows costs microseconds each, so [`Store::compact`] does it later, a
+//! chunk at a time, when the worker has nothing else to do. Record ids are
+//! assigned here and never reused, so a new record can never fall under a
+//! mark.
 
 pub(crate) mod schema;
 
@@ -104,6 +112,8 @@ pub(crate) struct Settlement {
 #[derive(Default)]
 struct Delta {
     streams: HashMap<i64, (i64, i64)>,
+    /// Stream id → its new delivered mark.
+    marks: HashMap<i64, i64>,
     counters: HashMap<Counter, u64>,
     dropped: Dropped,
 }
@@ -126,6 +136,15 @@ pub(crate) struct Store {
     conn: Connection,
     streams: HashMap<i64, StreamAccount>,
     stream_ids: HashMap<String, i64>,
+    /// Stream id → the id through which its records were delivered.
+    delivered_through: HashMap<i64, i64>,
+    /// The id the next saved record gets: above every id ever stored or marked.
+    next_id: i64,
+    /// Delivered rows may still be in the file (see [`Store::compact`]).
+    compaction_due: bool,
+    /// How many times [`Store::delete_all`] ran: a batch read before a clear
+    /// must not be sent after it.
+    clears: u64,
     counters: HashMap<Counter, u64>,
 }
 
@@ -157,6 +176,11 @@ impl Store {
             conn,
             streams: HashMap::new(),
             stream_ids: HashMap::new(),
+            delivered_through: HashMap::new(),
+            next_id: 1,
+            // Delivered rows may be left from a run that stopped before compacting.
+            compaction_due: true,
+            clears: 0,
             counters: HashMap::new(),
         };
         store.load_accounting().map_err(sqlite_error)?;
@@ -166,7 +190,7 @@ impl Store {
     fn load_accounting(&mut self) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, pending_records, pending_bytes FROM streams")
+            .prepare("SELECT id, name, pending_records, pending_bytes, delivered_through FROM streams")
             .map_err(Error::sqlite("loading the accounting"))?;
         let rows = stmt
             .query_map([], |row| {
@@ -177,15 +201,23 @@ impl Store {
                         records: row.get::<_, i64>(2)? as u64,
                         bytes: row.get::<_, i64>(3)? as u64,
                     },
+                    row.get::<_, i64>(4)?,
                 ))
             })
             .map_err(Error::sqlite("loading the accounting"))?;
         for row in rows {
-            let (id, account) = row.map_err(Error::sqlite("loading the accounting"))?;
+            let (id, account, delivered_through) = row.map_err(Error::sqlite("loading the accounting"))?;
             self.stream_ids.insert(account.name.clone(), id);
             self.streams.insert(id, account);
+            self.delivered_through.insert(id, delivered_through);
         }
         drop(stmt);
+        let max_id: Option<i64> = self
+            .conn
+            .query_row("SELECT max(id) FROM records", [], |row| row.get(0))
+            .map_err(Error::sqlite("loading the accounting"))?;
+        let max_mark = self.delivered_through.values().copied().max();
+        self.next_id = max_id.max(max_mark).unwrap_or(0) + 1;
         let mut stmt = self
             .conn
             .prepare("SELECT name, value FROM counters")
@@ -213,6 +245,7 @@ impl Store {
         let mut ids = StreamIds {
             known: &self.stream_ids,
             added: HashMap::new(),
+            delivered_through: &self.delivered_through,
         };
         let tx = self
             .conn
@@ -235,7 +268,17 @@ impl Store {
             .and_then(|mut stmt| stmt.execute(params![counter.name(), n as i64]))
             .map_err(Error::sqlite(context))?;
         }
+        for (&stream_id, &mark) in &delta.marks {
+            tx.prepare_cached("UPDATE streams SET delivered_through = ?2 WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![stream_id, mark]))
+                .map_err(Error::sqlite(context))?;
+        }
         tx.commit().map_err(Error::sqlite(context))?;
+
+        if !delta.marks.is_empty() {
+            self.compaction_due = true;
+        }
+        self.delivered_through.extend(delta.marks);
 
         for (name, id) in added {
             self.stream_ids.insert(name.clone(), id);
@@ -257,15 +300,16 @@ impl Store {
     /// (drop-oldest policy); the evicted records are returned.
     pub fn insert(&mut self, records: &[NewRecord], evict_above_bytes: Option<u64>) -> Result<Dropped> {
         let total_before = self.pending_bytes();
+        let first_id = self.next_id;
         let (_, dropped) = self.write("saving records", |tx, delta, ids| {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (stream_id, partition_key, explicit_hash_key, data, size, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(Error::sqlite("saving records"))?;
             let mut added = 0i64;
-            for record in records {
+            for (id, record) in (first_id..).zip(records) {
                 let stream_id = match ids.get(&record.stream) {
                     Some(id) => id,
                     None => {
@@ -279,6 +323,7 @@ impl Store {
                 let size = record.size() as i64;
                 insert
                     .execute(params![
+                        id,
                         stream_id,
                         record.partition_key,
                         record.explicit_hash_key,
@@ -298,6 +343,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.next_id = first_id + records.len() as i64;
         Ok(dropped)
     }
 
@@ -309,6 +355,7 @@ impl Store {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Vec::new());
         };
+        let after_id = after_id.max(self.delivered(stream_id));
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -342,25 +389,68 @@ impl Store {
         Ok(batch)
     }
 
-    /// Applies the outcome of one request: deletes what was delivered or
-    /// exhausted, counts an attempt on what will be retried.
+    /// Applies the outcome of one request that went through: records what
+    /// was delivered, counts an attempt on what will be retried, deletes what
+    /// was exhausted, and counts the request.
+    ///
+    /// Delivered records that begin at the front of the stream (no pending
+    /// record of the stream before them) move the stream's mark instead of
+    /// being deleted one by one; the others are deleted here.
     pub fn settle(&mut self, stream: &str, settlement: &Settlement) -> Result<Dropped> {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Dropped::default());
         };
-        let (_, dropped) = self.write("recording a submission", |tx, delta, _| {
+        const CONTEXT: &str = "recording a submission";
+        let (_, dropped) = self.write(CONTEXT, |tx, delta, ids| {
+            // The delivered records before the first rejected one were
+            // contiguous in the stream when the batch was read; ids only grow,
+            // so no pending record can have appeared among them since.
+            let first_rejected = settlement
+                .retry
+                .iter()
+                .chain(settlement.exhausted.iter().map(|(id, _)| id))
+                .copied()
+                .min()
+                .unwrap_or(i64::MAX);
+            let (prefix, rest): (Vec<&(i64, u64)>, Vec<_>) =
+                settlement.delivered.iter().partition(|(id, _)| *id < first_rejected);
+            let mark = ids.delivered(stream_id);
+            let mut delete_one_by_one = rest;
+            if let (Some(first), Some(last)) =
+                (prefix.iter().map(|r| r.0).min(), prefix.iter().map(|r| r.0).max())
+            {
+                let first_pending: Option<i64> = tx
+                    .prepare_cached("SELECT min(id) FROM records WHERE stream_id = ?1 AND id > ?2")
+                    .and_then(|mut stmt| stmt.query_row(params![stream_id, mark], |row| row.get(0)))
+                    .map_err(Error::sqlite(CONTEXT))?;
+                if first_pending.is_none_or(|id| id >= first) {
+                    // Count what is really there: records evicted or cleared
+                    // while the batch was in flight are already accounted for.
+                    let (records, bytes): (i64, i64) = tx
+                        .prepare_cached(
+                            "SELECT count(*), coalesce(sum(size), 0) FROM records
+                             WHERE stream_id = ?1 AND id > ?2 AND id <= ?3",
+                        )
+                        .and_then(|mut stmt| stmt.query_row(params![stream_id, mark, last], |row| Ok((row.get(0)?, row.get(1)?))))
+                        .map_err(Error::sqlite(CONTEXT))?;
+                    delta.records(stream_id, -records, -bytes);
+                    delta.marks.insert(stream_id, last);
+                } else {
+                    delete_one_by_one.extend(prefix);
+                }
+            }
             let mut delete = tx
                 .prepare_cached("DELETE FROM records WHERE id = ?1")
-                .map_err(Error::sqlite("recording a submission"))?;
+                .map_err(Error::sqlite(CONTEXT))?;
             let mut removed = |id: i64, size: u64, delta: &mut Delta| -> Result<bool> {
                 // A record evicted or cleared while in flight is already gone.
-                let gone = delete.execute([id]).map_err(Error::sqlite("recording a submission"))? == 1;
+                let gone = delete.execute([id]).map_err(Error::sqlite(CONTEXT))? == 1;
                 if gone {
                     delta.records(stream_id, -1, -(size as i64));
                 }
                 Ok(gone)
             };
-            for &(id, size) in &settlement.delivered {
+            for &(id, size) in delete_one_by_one {
                 removed(id, size, delta)?;
             }
             let mut exhausted = 0;
@@ -371,10 +461,11 @@ impl Store {
             }
             let mut bump = tx
                 .prepare_cached("UPDATE records SET attempts = attempts + 1 WHERE id = ?1")
-                .map_err(Error::sqlite("recording a submission"))?;
+                .map_err(Error::sqlite(CONTEXT))?;
             for &id in &settlement.retry {
-                bump.execute([id]).map_err(Error::sqlite("recording a submission"))?;
+                bump.execute([id]).map_err(Error::sqlite(CONTEXT))?;
             }
+            delta.count(Counter::RequestsSent, 1);
             delta.count(Counter::Submitted, settlement.delivered.len() as u64);
             delta.count(Counter::Retried, settlement.retry.len() as u64);
             delta.count(Counter::Throttled, settlement.throttled);
@@ -387,8 +478,43 @@ impl Store {
             }
             Ok(())
         })?;
-        self.checkpoint_if_empty();
         Ok(dropped)
+    }
+
+    /// Deletes up to `max_rows` delivered rows (those at or below their
+    /// stream's mark) in one transaction. Returns whether some may be left.
+    pub fn compact(&mut self, max_rows: u32) -> Result<bool> {
+        if !self.compaction_due {
+            return Ok(false);
+        }
+        let marks: Vec<(i64, i64)> = self.delivered_through.iter().map(|(&s, &m)| (s, m)).filter(|&(_, m)| m > 0).collect();
+        let (deleted, _) = self.write("deleting delivered records", |tx, _, _| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "DELETE FROM records WHERE id IN
+                     (SELECT id FROM records WHERE stream_id = ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                )
+                .map_err(Error::sqlite("deleting delivered records"))?;
+            let mut deleted = 0u32;
+            for (stream_id, mark) in marks {
+                if deleted >= max_rows {
+                    break;
+                }
+                deleted += stmt
+                    .execute(params![stream_id, mark, max_rows - deleted])
+                    .map_err(Error::sqlite("deleting delivered records"))? as u32;
+            }
+            Ok(deleted)
+        })?;
+        if deleted < max_rows {
+            self.compaction_due = false;
+            self.checkpoint_if_empty();
+        }
+        Ok(self.compaction_due)
+    }
+
+    fn delivered(&self, stream_id: i64) -> i64 {
+        self.delivered_through.get(&stream_id).copied().unwrap_or(0)
     }
 
     /// Once the store is empty, folds the WAL back into the database and
@@ -401,11 +527,11 @@ impl Store {
         }
     }
 
-    /// Counts one request, failed or not, in the persistent counters.
-    pub fn count_request(&mut self, failed: bool) -> Result<()> {
-        let counter = if failed { Counter::RequestsFailed } else { Counter::RequestsSent };
+    /// Counts a request that failed as a whole (one that went through is
+    /// counted by [`Store::settle`]).
+    pub fn count_failed_request(&mut self) -> Result<()> {
         self.write("counting a request", |_, delta, _| {
-            delta.count(counter, 1);
+            delta.count(Counter::RequestsFailed, 1);
             Ok(())
         })?;
         Ok(())
@@ -413,9 +539,10 @@ impl Store {
 
     /// Drops every record created before `cutoff_ms` (unix milliseconds).
     pub fn drop_expired(&mut self, cutoff_ms: i64) -> Result<Dropped> {
+        const PENDING: &str = "id > (SELECT delivered_through FROM streams WHERE streams.id = records.stream_id)";
         let oldest: Option<i64> = self
             .conn
-            .query_row("SELECT min(created_at) FROM records", [], |row| row.get(0))
+            .query_row(&format!("SELECT min(created_at) FROM records WHERE {PENDING}"), [], |row| row.get(0))
             .map_err(Error::sqlite("checking record ages"))?;
         if oldest.is_none_or(|oldest| oldest >= cutoff_ms) {
             return Ok(Dropped::default());
@@ -423,7 +550,7 @@ impl Store {
         let (_, dropped) = self.write("dropping expired records", |tx, delta, ids| {
             let names = ids.names_by_id();
             let mut stmt = tx
-                .prepare_cached("DELETE FROM records WHERE created_at < ?1 RETURNING stream_id, size")
+                .prepare_cached(&format!("DELETE FROM records WHERE created_at < ?1 AND {PENDING} RETURNING stream_id, size"))
                 .map_err(Error::sqlite("dropping expired records"))?;
             let rows = stmt
                 .query_map([cutoff_ms], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
@@ -442,6 +569,7 @@ impl Store {
     pub fn delete_all(&mut self) -> Result<Dropped> {
         let streams = self.streams.clone();
         let (_, dropped) = self.write("deleting all records", |tx, delta, _| {
+            // Delivered rows waiting for compaction go too.
             tx.execute("DELETE FROM records", []).map_err(Error::sqlite("deleting all records"))?;
             for (&stream_id, account) in &streams {
                 if account.records > 0 {
@@ -455,8 +583,15 @@ impl Store {
             }
             Ok(())
         })?;
+        self.compaction_due = false;
+        self.clears += 1;
         self.checkpoint_if_empty();
         Ok(dropped)
+    }
+
+    /// Changes each time [`Store::delete_all`] runs.
+    pub fn clears(&self) -> u64 {
+        self.clears
     }
 
     /// Closes the file (and releases its lock) so another recorder may open
@@ -490,10 +625,10 @@ impl Store {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(None);
         };
-        // The oldest by id is the first in the (stream_id, id) index.
+        // The oldest by id is the first above the mark in the (stream_id, id) index.
         self.conn
-            .prepare_cached("SELECT created_at FROM records WHERE stream_id = ?1 ORDER BY id LIMIT 1")
-            .and_then(|mut stmt| stmt.query_row([stream_id], |row| row.get(0)))
+            .prepare_cached("SELECT created_at FROM records WHERE stream_id = ?1 AND id > ?2 ORDER BY id LIMIT 1")
+            .and_then(|mut stmt| stmt.query_row([stream_id, self.delivered(stream_id)], |row| row.get(0)))
             .map(Some)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -518,23 +653,37 @@ fn evict_oldest(
     let mut freed = 0u64;
     let mut last_id = None;
     let mut victims = Vec::new();
+    // Rows below every stream's mark were all delivered: start above them.
+    let all_delivered_through = ids
+        .known
+        .values()
+        .chain(ids.added.values())
+        .map(|&stream_id| ids.delivered(stream_id))
+        .min()
+        .unwrap_or(0);
     {
         let mut stmt = tx
-            .prepare_cached("SELECT id, stream_id, size FROM records ORDER BY id")
+            .prepare_cached("SELECT id, stream_id, size FROM records WHERE id > ?1 ORDER BY id")
             .map_err(Error::sqlite("evicting old records"))?;
-        let mut rows = stmt.query([]).map_err(Error::sqlite("evicting old records"))?;
+        let mut rows = stmt
+            .query([all_delivered_through])
+            .map_err(Error::sqlite("evicting old records"))?;
         while freed < excess {
             let Some(row) = rows.next().map_err(Error::sqlite("evicting old records"))? else {
                 break;
             };
             let (id, stream_id, size): (i64, i64, i64) = (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))()
                 .map_err(Error::sqlite("evicting old records"))?;
+            if id <= ids.delivered(stream_id) {
+                continue;
+            }
             freed += size as u64;
             last_id = Some(id);
             victims.push((stream_id, size));
         }
     }
     if let Some(last_id) = last_id {
+        // Delivered rows below it go too: they were only waiting for compaction.
         tx.execute("DELETE FROM records WHERE id <= ?1", [last_id])
             .map_err(Error::sqlite("evicting old records"))?;
         // `ids` includes the streams created in this same transaction.
@@ -547,15 +696,22 @@ fn evict_oldest(
 }
 
 /// Stream ids known before a transaction, plus those it creates (kept apart
-/// so a rolled-back transaction leaves no trace in memory).
+/// so a rolled-back transaction leaves no trace in memory), and the streams'
+/// delivered marks.
 struct StreamIds<'a> {
     known: &'a HashMap<String, i64>,
     added: HashMap<String, i64>,
+    delivered_through: &'a HashMap<i64, i64>,
 }
 
 impl StreamIds<'_> {
     fn get(&self, name: &str) -> Option<i64> {
         self.known.get(name).or_else(|| self.added.get(name)).copied()
+    }
+
+    /// Records of `stream_id` at or below this id were delivered.
+    fn delivered(&self, stream_id: i64) -> i64 {
+        self.delivered_through.get(&stream_id).copied().unwrap_or(0)
     }
 
     fn names_by_id(&self) -> HashMap<i64, &str> {

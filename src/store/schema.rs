@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// `MIGRATIONS[i]` upgrades a store from version `i` to `i + 1`; the current
 /// version is the number of migrations.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // Version 1.
     "CREATE TABLE streams (
         id INTEGER PRIMARY KEY,
@@ -32,6 +32,11 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // Version 2: records of a stream with an id at or below its mark were
+    // delivered. Moving the mark settles a whole batch with one row update;
+    // the rows themselves are deleted later, off the submission's path
+    // (`Store::compact`).
+    "ALTER TABLE streams ADD COLUMN delivered_through INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

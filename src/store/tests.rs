@@ -82,6 +82,132 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
     assert_eq!(store.pending_bytes(), 3);
 }
 
+fn delivered(batch: &[StoredRecord]) -> Settlement {
+    Settlement {
+        delivered: batch.iter().map(|r| (r.id, r.size)).collect(),
+        ..Default::default()
+    }
+}
+
+fn rows_in_file(store: &Store) -> i64 {
+    store.conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0)).unwrap()
+}
+
+#[test]
+fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
+    let (dir, mut store) = open();
+    let records: Vec<_> = (0..10).map(|i| record(if i < 6 { "a" } else { "b" }, &[i as u8; 8], i)).collect();
+    store.insert(&records, None).unwrap();
+    let batch = store.next_batch("a", 0, 4, 1000).unwrap();
+    store.settle("a", &delivered(&batch)).unwrap();
+    // Settled without a delete: the rows are still in the file, skipped by every query.
+    assert_eq!(rows_in_file(&store), 10);
+    assert_eq!((store.pending_records(), store.pending_bytes()), (6, 60));
+    let rest: Vec<u8> = store.next_batch("a", 0, 500, 1000).unwrap().iter().map(|r| r.data[0]).collect();
+    assert_eq!(rest, vec![4, 5]);
+    assert_eq!(store.oldest_created_at("a").unwrap(), Some(4));
+    assert_eq!(store.counter(Counter::Submitted), 4);
+    assert_eq!(store.counter(Counter::RequestsSent), 1);
+
+    // The mark survives a restart; compaction deletes exactly the delivered rows.
+    drop(store);
+    let mut store = Store::open(&path(&dir)).unwrap();
+    assert_eq!(store.pending_records(), 6);
+    assert!(store.compact(3).unwrap(), "a full chunk may leave more");
+    assert!(!store.compact(3).unwrap());
+    assert_eq!(rows_in_file(&store), 6);
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap().len(), 2);
+    assert_eq!(store.next_batch("b", 0, 500, 1000).unwrap().len(), 4);
+}
+
+#[test]
+fn records_after_a_rejected_one_are_deleted_one_by_one() {
+    let (_dir, mut store) = open();
+    store.insert(&(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(), None).unwrap();
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
+    let settlement = Settlement {
+        delivered: vec![(batch[0].id, 10), (batch[2].id, 10), (batch[3].id, 10)],
+        retry: vec![batch[1].id],
+        throttled: 1,
+        ..Default::default()
+    };
+    store.settle("a", &settlement).unwrap();
+    assert_eq!(rows_in_file(&store), 2);
+    let left = store.next_batch("a", 0, 500, 1000).unwrap();
+    assert_eq!(left.iter().map(|r| (r.data[0], r.attempts)).collect::<Vec<_>>(), vec![(1, 1)]);
+    assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
+    // A later batch that does not start at the front is deleted row by row too.
+    store.insert(&[record("a", &[7; 8], 7)], None).unwrap();
+    let later = store.next_batch("a", left[0].id, 500, 1000).unwrap();
+    store.settle("a", &delivered(&later)).unwrap();
+    assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 1);
+}
+
+#[test]
+fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
+    let (_dir, mut store) = open();
+    store.insert(&(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(), None).unwrap();
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    // While the batch is in flight, a new save evicts the two oldest.
+    let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30)).unwrap();
+    assert_eq!(dropped.total(), 2);
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 9);
+
+    // Cleared in flight: the settlement changes nothing, and new records are
+    // never taken for delivered ones, even after the file is emptied and reopened.
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    store.delete_all().unwrap();
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert_eq!(store.pending_records(), 0);
+    store.insert(&[record("a", b"fresh", 10)], None).unwrap();
+    assert_eq!(store.pending_records(), 1);
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data, b"fresh");
+}
+
+#[test]
+fn ids_are_never_reused_after_compaction_and_reopen() {
+    let (dir, mut store) = open();
+    store.insert(&[record("a", b"1", 1), record("a", b"2", 2)], None).unwrap();
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert!(!store.compact(100).unwrap());
+    assert_eq!(rows_in_file(&store), 0);
+    drop(store);
+    let mut store = Store::open(&path(&dir)).unwrap();
+    store.insert(&[record("a", b"3", 3)], None).unwrap();
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    assert_eq!(batch.len(), 1, "a new record must not fall under the old mark");
+    assert!(batch[0].id > 2);
+}
+
+#[test]
+fn a_version_1_store_is_upgraded_with_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(&dir);
+    {
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO streams (id, name, pending_records, pending_bytes) VALUES (1, 'a', 2, 6);
+             INSERT INTO records (stream_id, partition_key, data, size, created_at) VALUES (1, 'pk', x'01', 3, 1), (1, 'pk', x'02', 3, 2);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&file).unwrap();
+    assert_eq!((store.pending_records(), store.pending_bytes()), (2, 6));
+    let version: i64 = store.conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    assert_eq!(version, schema::CURRENT_VERSION);
+    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1, 2]);
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert_eq!(store.pending_records(), 0);
+}
+
 #[test]
 fn drop_oldest_evicts_in_save_order() {
     let (_dir, mut store) = open();
