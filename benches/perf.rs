@@ -93,11 +93,17 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 fn partition_key(i: u64) -> String {
-    format!("{:032x}", (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
+    format!(
+        "{:032x}",
+        (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+    )
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------
@@ -276,16 +282,22 @@ fn serve_connection(stream: TcpStream, stats: &ServerStats) {
         } else if cbor {
             cbor_count_records(&body)
         } else {
-            serde_json::from_slice::<PutRecordsIn>(&body).ok().map(|input| input.records.len())
+            serde_json::from_slice::<PutRecordsIn>(&body)
+                .ok()
+                .map(|input| input.records.len())
         };
         let error_body;
         let (status, reply): (&str, &[u8]) = match parsed {
             Some(n) => {
                 stats.put_records.fetch_add(1, Ordering::Relaxed);
                 stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                let reply = responses
-                    .entry((n, cbor))
-                    .or_insert_with(|| if cbor { cbor_put_records_response(n) } else { put_records_response(n) });
+                let reply = responses.entry((n, cbor)).or_insert_with(|| {
+                    if cbor {
+                        cbor_put_records_response(n)
+                    } else {
+                        put_records_response(n)
+                    }
+                });
                 ("200 OK", reply.as_slice())
             }
             None => {
@@ -296,7 +308,11 @@ fn serve_connection(stream: TcpStream, stats: &ServerStats) {
                 ("400 Bad Request", error_body.as_bytes())
             }
         };
-        let content_type = if cbor && status.starts_with("200") { "application/x-amz-cbor-1.1" } else { "application/x-amz-json-1.1" };
+        let content_type = if cbor && status.starts_with("200") {
+            "application/x-amz-cbor-1.1"
+        } else {
+            "application/x-amz-json-1.1"
+        };
         let mut response = format!(
             "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: bench\r\n\r\n",
             reply.len()
@@ -498,7 +514,10 @@ fn recorder_config(db: &Path, endpoint: &str, auto_submit: bool) -> RecorderConf
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Saves record `i`; on `Overloaded` (the writer is behind and the queue is
@@ -551,7 +570,10 @@ fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -612,7 +634,11 @@ fn this_thread_sched() -> Sched {
     Sched {
         voluntary: get("voluntary_ctxt_switches:"),
         involuntary: get("nonvoluntary_ctxt_switches:"),
-        runqueue_wait_ns: schedstat.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0),
+        runqueue_wait_ns: schedstat
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     }
 }
 
@@ -620,7 +646,8 @@ fn open_raw(path: &Path) -> Connection {
     let mut conn = Connection::open(path).unwrap();
     // The store's own pragmas and schema, so the baselines never drift from it.
     kinesis_recorder::bench_support::prepare_raw_store(&mut conn).unwrap();
-    conn.execute("INSERT INTO streams (name) VALUES (?1)", [STREAM]).unwrap();
+    conn.execute("INSERT INTO streams (name) VALUES (?1)", [STREAM])
+        .unwrap();
     conn
 }
 
@@ -639,14 +666,24 @@ fn raw_insert_rate(dir: &Path, name: &str, n: u64, per_tx: u64) -> f64 {
         let key = partition_key(i);
         let size = (data.len() + key.len()) as i64;
         insert
-            .execute(params![i as i64 + 1, stream_id, key, None::<String>, data, size, now_ms()])
+            .execute(params![
+                i as i64 + 1,
+                stream_id,
+                key,
+                None::<String>,
+                data,
+                size,
+                now_ms()
+            ])
             .unwrap();
         if per_tx > 1 && (i % per_tx == per_tx - 1 || i == n - 1) {
             conn.execute_batch("COMMIT").unwrap();
         }
     }
     let elapsed = start.elapsed();
-    let count: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap();
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(count as u64, n);
     n as f64 / elapsed.as_secs_f64()
 }
@@ -741,7 +778,16 @@ struct Report {
 
 impl Report {
     #[allow(clippy::too_many_arguments)]
-    fn row(&mut self, id: &'static str, figure: impl Into<String>, measured: String, baseline: String, ratio: String, target: &'static str, met: Met) {
+    fn row(
+        &mut self,
+        id: &'static str,
+        figure: impl Into<String>,
+        measured: String,
+        baseline: String,
+        ratio: String,
+        target: &'static str,
+        met: Met,
+    ) {
         self.rows.push(Row {
             id,
             figure: figure.into(),
@@ -766,7 +812,15 @@ impl Report {
     }
 
     fn print(&self) {
-        let headers = ["#", "figure", "measured", "baseline (same run)", "ratio", "target", "met"];
+        let headers = [
+            "#",
+            "figure",
+            "measured",
+            "baseline (same run)",
+            "ratio",
+            "target",
+            "met",
+        ];
         let cells: Vec<[String; 7]> = self
             .rows
             .iter()
@@ -847,7 +901,10 @@ fn latency_run(dir: &Path, name: &str, n: u64, nice: Option<i32>) -> LatencyRun 
     let server = Loopback::start();
     let mut config = recorder_config(&dir.join(name), &server.endpoint, true);
     config.submit_interval = Duration::from_millis(100);
-    let before_threads: Vec<String> = ["kr-writer", "kr-worker"].iter().flat_map(|t| threads_named(t)).collect();
+    let before_threads: Vec<String> = ["kr-writer", "kr-worker"]
+        .iter()
+        .flat_map(|t| threads_named(t))
+        .collect();
     let recorder = Recorder::new(config, credentials()).unwrap();
     if let Some(nice) = nice {
         for tid in ["kr-writer", "kr-worker"].iter().flat_map(|t| threads_named(t)) {
@@ -883,7 +940,10 @@ fn latency_run(dir: &Path, name: &str, n: u64, nice: Option<i32>) -> LatencyRun 
         }
         let (data, key) = (payload(i), partition_key(i));
         let t = Instant::now();
-        control_queue.lock().unwrap().push((STREAM.to_owned(), key, data, now_ms()));
+        control_queue
+            .lock()
+            .unwrap()
+            .push((STREAM.to_owned(), key, data, now_ms()));
         control.push(t.elapsed().as_nanos() as u64);
         if i % BURST == BURST - 1 {
             std::hint::black_box(std::mem::take(&mut *control_queue.lock().unwrap()));
@@ -896,7 +956,15 @@ fn latency_run(dir: &Path, name: &str, n: u64, nice: Option<i32>) -> LatencyRun 
     recorder.flush().unwrap();
     let drained = wait_drained(&recorder, Duration::from_secs(120));
     drop(recorder);
-    LatencyRun { samples, elapsed, sched, during, refused, drained, control }
+    LatencyRun {
+        samples,
+        elapsed,
+        sched,
+        during,
+        refused,
+        drained,
+        control,
+    }
 }
 
 /// Row 1: caller-thread latency of `save_record` while the background
@@ -905,13 +973,28 @@ fn latency_run(dir: &Path, name: &str, n: u64, nice: Option<i32>) -> LatencyRun 
 /// commits and the worker drains to the loopback server throughout).
 fn row_latency(report: &mut Report, sizes: Sizes, dir: &Path) {
     let n = sizes.latency_samples;
-    let LatencyRun { mut samples, elapsed, sched, during, refused, drained, mut control } =
-        latency_run(dir, "latency.db", n, None);
+    let LatencyRun {
+        mut samples,
+        elapsed,
+        sched,
+        during,
+        refused,
+        drained,
+        mut control,
+    } = latency_run(dir, "latency.db", n, None);
     control.sort_unstable();
-    report.check(drained, "row 1: the background submission did not drain the saves within 120 s");
+    report.check(
+        drained,
+        "row 1: the background submission did not drain the saves within 120 s",
+    );
     // The first save of a burst finds the queue empty and wakes the writer.
     let mut first: Vec<u64> = samples.iter().step_by(BURST as usize).copied().collect();
-    let mut rest: Vec<u64> = samples.iter().enumerate().filter(|(i, _)| *i as u64 % BURST != 0).map(|(_, &s)| s).collect();
+    let mut rest: Vec<u64> = samples
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % BURST != 0)
+        .map(|(_, &s)| s)
+        .collect();
     first.sort_unstable();
     rest.sort_unstable();
     samples.sort_unstable();
@@ -925,9 +1008,33 @@ fn row_latency(report: &mut Report, sizes: Sizes, dir: &Path) {
     let dash = || "-".to_owned();
     let figure = format!("save_record latency, p50 ({} samples)", fmt_count(n));
     report.row("1", figure, fmt_ns(p50), none(), dash(), "≤ 2 µs", met(p50 <= 2_000));
-    report.row("1", "save_record latency, p99", fmt_ns(p99), none(), dash(), "≤ 10 µs", met(p99 <= 10_000));
-    report.row("1", "save_record latency, p99.9", fmt_ns(p999), none(), dash(), "≤ 100 µs", met(p999 <= 100_000));
-    report.row("1", "save_record latency, max", fmt_ns(max), none(), dash(), "≤ 2 ms", met(max <= 2_000_000));
+    report.row(
+        "1",
+        "save_record latency, p99",
+        fmt_ns(p99),
+        none(),
+        dash(),
+        "≤ 10 µs",
+        met(p99 <= 10_000),
+    );
+    report.row(
+        "1",
+        "save_record latency, p99.9",
+        fmt_ns(p999),
+        none(),
+        dash(),
+        "≤ 100 µs",
+        met(p999 <= 100_000),
+    );
+    report.row(
+        "1",
+        "save_record latency, max",
+        fmt_ns(max),
+        none(),
+        dash(),
+        "≤ 2 ms",
+        met(max <= 2_000_000),
+    );
     report.note(format!(
         "row 1: bursts of {BURST} saves then {} ms sleep, {:.0} saves/s over {:.1} s; auto_submit on; \
          {} PutRecords ({} records) reached the server during the run; {} saves refused Overloaded",
@@ -994,7 +1101,10 @@ fn rows_ingest(report: &mut Report, sizes: Sizes, dir: &Path, null_endpoint: &st
     let elapsed = start.elapsed();
     let pending = recorder.stats().unwrap().pending_records;
     drop(recorder);
-    report.check(pending == n, format!("row 2: {pending} records pending after saving {n}"));
+    report.check(
+        pending == n,
+        format!("row 2: {pending} records pending after saving {n}"),
+    );
     let recorder_rate = n as f64 / elapsed.as_secs_f64();
 
     let raw_rate = raw_insert_rate(dir, "raw-1000.db", n, 1000);
@@ -1015,7 +1125,11 @@ fn rows_ingest(report: &mut Report, sizes: Sizes, dir: &Path, null_endpoint: &st
         "3",
         "vs the old design: one transaction per record",
         fmt_rate(recorder_rate),
-        format!("raw, commit per row ({}): {}", fmt_count(sizes.per_row_commit), fmt_rate(per_row_rate)),
+        format!(
+            "raw, commit per row ({}): {}",
+            fmt_count(sizes.per_row_commit),
+            fmt_rate(per_row_rate)
+        ),
         format!("{speedup:.1}x"),
         "report (≥ 4x expected)",
         met(speedup >= 4.0),
@@ -1114,14 +1228,23 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
                         .unwrap()
                 })
                 .collect();
-            let output = client.put_records().stream_name(STREAM).set_records(Some(entries)).send().await.unwrap();
+            let output = client
+                .put_records()
+                .stream_name(STREAM)
+                .set_records(Some(entries))
+                .send()
+                .await
+                .unwrap();
             failed += output.failed_record_count.unwrap_or(0);
         }
         failed
     });
     let sdk_time = start.elapsed();
     let sdk = server.snapshot() - before;
-    report.check(sdk.records == n && sdk_failed == 0, format!("row 4: the SDK delivered {} of {n}", sdk.records));
+    report.check(
+        sdk.records == n && sdk_failed == 0,
+        format!("row 4: the SDK delivered {} of {n}", sdk.records),
+    );
 
     let recorder_rate = n as f64 / recorder_time.as_secs_f64();
     let sdk_rate = n as f64 / sdk_time.as_secs_f64();
@@ -1172,7 +1295,10 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     drop(recorder);
     report.check(
         submitted.records_submitted == n_cbor && cbor.records == n_cbor && cbor.bad_requests == 0,
-        format!("row 6 (CBOR): submitted {} (server counted {}) of {n_cbor}", submitted.records_submitted, cbor.records),
+        format!(
+            "row 6 (CBOR): submitted {} (server counted {}) of {n_cbor}",
+            submitted.records_submitted, cbor.records
+        ),
     );
     let cbor_per_record = cbor.body_bytes as f64 / n_cbor as f64;
     report.row(
@@ -1284,12 +1410,19 @@ fn rss_child(db: &str, endpoint: &str) {
 fn profile_drain(n: u64) {
     let dir = tempfile::tempdir().unwrap();
     let server = Loopback::start();
-    let recorder = Recorder::new(recorder_config(&dir.path().join("p.db"), &server.endpoint, false), credentials()).unwrap();
+    let recorder = Recorder::new(
+        recorder_config(&dir.path().join("p.db"), &server.endpoint, false),
+        credentials(),
+    )
+    .unwrap();
     for i in 0..n {
         save_retrying(&recorder, i);
     }
     recorder.flush().unwrap();
-    println!("PROFILE_DRAIN filled {n}; kr-worker tids {:?}; draining in 3 s", threads_named("kr-worker"));
+    println!(
+        "PROFILE_DRAIN filled {n}; kr-worker tids {:?}; draining in 3 s",
+        threads_named("kr-worker")
+    );
     std::thread::sleep(Duration::from_secs(3));
     let t = Instant::now();
     let report = runtime().block_on(recorder.submit_all_records()).unwrap();
@@ -1353,10 +1486,18 @@ fn start_background(dir: &Path) -> Background {
     let idle_server = Loopback::start();
     let workers_before = threads_named("kr-worker");
     let writers_before = threads_named("kr-writer");
-    let idle = Recorder::new(recorder_config(&dir.join("idle.db"), &idle_server.endpoint, true), credentials()).unwrap();
+    let idle = Recorder::new(
+        recorder_config(&dir.join("idle.db"), &idle_server.endpoint, true),
+        credentials(),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(200)); // let it settle
-    let idle_tid = threads_named("kr-worker").into_iter().find(|t| !workers_before.contains(t));
-    let writer_tid = threads_named("kr-writer").into_iter().find(|t| !writers_before.contains(t));
+    let idle_tid = threads_named("kr-worker")
+        .into_iter()
+        .find(|t| !workers_before.contains(t));
+    let writer_tid = threads_named("kr-writer")
+        .into_iter()
+        .find(|t| !writers_before.contains(t));
     let idle_before = idle_tid.as_deref().map(context_switches).unwrap_or_default();
     let writer_before = writer_tid.as_deref().map(context_switches).unwrap_or_default();
     Background {
@@ -1434,8 +1575,14 @@ fn finish_background(report: &mut Report, sizes: Sizes, bg: Background) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    report.check(delivered, "row 9: the records were not delivered after going back online");
-    report.check(wait_drained(&bg.offline, Duration::from_secs(10)), "row 9: records still pending after going online");
+    report.check(
+        delivered,
+        "row 9: the records were not delivered after going back online",
+    );
+    report.check(
+        wait_drained(&bg.offline, Duration::from_secs(10)),
+        "row 9: records still pending after going online",
+    );
     report.note(format!(
         "row 9: submit_interval 10 ms, threshold 1 record, plus {pokes} request_submit() calls while offline; \
          back online, the 1k records reached the server in {:.0} ms",
@@ -1449,8 +1596,14 @@ fn finish_background(report: &mut Report, sizes: Sizes, bg: Background) {
 fn row_cdylib(report: &mut Report, build: bool) {
     const BUILD: &str = "cargo build --profile release-mobile --lib --no-default-features --features ffi";
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let target = if target.is_relative() { root.join(target) } else { target };
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_relative() {
+        root.join(target)
+    } else {
+        target
+    };
     let lib = target.join("release-mobile/libkinesis_recorder.so");
     if build {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -1459,7 +1612,10 @@ fn row_cdylib(report: &mut Report, build: bool) {
             .current_dir(&root)
             .env("CARGO_TARGET_DIR", &target)
             .status();
-        report.check(matches!(status, Ok(s) if s.success()), format!("row 11: `{BUILD}` failed: {status:?}"));
+        report.check(
+            matches!(status, Ok(s) if s.success()),
+            format!("row 11: `{BUILD}` failed: {status:?}"),
+        );
     }
     let newest_source = newest_mtime(&[root.join("src"), root.join("Cargo.toml"), root.join("Cargo.lock")]);
     match std::fs::metadata(&lib) {
@@ -1481,7 +1637,11 @@ fn row_cdylib(report: &mut Report, build: bool) {
             report.note(format!(
                 "row 11: {} ({size} bytes){}",
                 lib.display(),
-                if stale { "; older than the sources: rebuild with --build-cdylib or `".to_owned() + BUILD + "`" } else { String::new() }
+                if stale {
+                    "; older than the sources: rebuild with --build-cdylib or `".to_owned() + BUILD + "`"
+                } else {
+                    String::new()
+                }
             ));
         }
         Err(_) => {
@@ -1494,7 +1654,10 @@ fn row_cdylib(report: &mut Report, build: bool) {
                 "≤ 4 MiB",
                 Met::Report,
             );
-            report.note(format!("row 11: {} missing; run `{BUILD}` first, or pass --build-cdylib", lib.display()));
+            report.note(format!(
+                "row 11: {} missing; run `{BUILD}` first, or pass --build-cdylib",
+                lib.display()
+            ));
         }
     }
 }
@@ -1532,10 +1695,18 @@ fn main() {
     let sizes = if quick { Sizes::quick() } else { Sizes::full() };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
         .unwrap_or_else(|| "unknown".into());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("kinesis-recorder performance benchmark ({} mode)", if quick { "quick" } else { "full" });
+    println!(
+        "kinesis-recorder performance benchmark ({} mode)",
+        if quick { "quick" } else { "full" }
+    );
     println!("date:    {}", utc_now());
     println!(
         "machine: {} CPUs ({}), {} {}, load average {}",
@@ -1557,10 +1728,16 @@ fn main() {
     let limit = Duration::from_secs(if quick { 300 } else { 1200 });
     std::thread::spawn(move || {
         std::thread::sleep(limit);
-        eprintln!("perf: still running after {} s: giving up (a hang, e.g. in Recorder::shutdown)", limit.as_secs());
+        eprintln!(
+            "perf: still running after {} s: giving up (a hang, e.g. in Recorder::shutdown)",
+            limit.as_secs()
+        );
         std::process::exit(2);
     });
-    let dir = tempfile::Builder::new().prefix("kr-perf-").tempdir_in(std::env::temp_dir()).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("kr-perf-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
     let mut report = Report::default();
     let null_server = Loopback::start();
 
@@ -1585,7 +1762,11 @@ fn main() {
         "\n{} of {} targets missed{}; total {:.1} s; timings are never asserted",
         missed,
         report.rows.iter().filter(|r| r.met != Met::Report).count(),
-        if quick { " (quick sizes: size-dependent targets are indicative only)" } else { "" },
+        if quick {
+            " (quick sizes: size-dependent targets are indicative only)"
+        } else {
+            ""
+        },
         total.elapsed().as_secs_f64()
     );
     if !report.failures.is_empty() {

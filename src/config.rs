@@ -133,13 +133,19 @@ impl RecorderConfig {
         if self.max_record_bytes == 0 || self.max_record_bytes > MAX_RECORD_BYTES {
             return Err(Error::invalid(
                 "max_record_bytes",
-                format!("must be between 1 and {MAX_RECORD_BYTES} (10 MiB), got {}", self.max_record_bytes),
+                format!(
+                    "must be between 1 and {MAX_RECORD_BYTES} (10 MiB), got {}",
+                    self.max_record_bytes
+                ),
             ));
         }
         if self.max_request_bytes == 0 || self.max_request_bytes > MAX_REQUEST_BYTES {
             return Err(Error::invalid(
                 "max_request_bytes",
-                format!("must be between 1 and {MAX_REQUEST_BYTES} (10 MiB), got {}", self.max_request_bytes),
+                format!(
+                    "must be between 1 and {MAX_REQUEST_BYTES} (10 MiB), got {}",
+                    self.max_request_bytes
+                ),
             ));
         }
         if self.max_record_bytes > self.max_request_bytes {
@@ -157,7 +163,10 @@ impl RecorderConfig {
         if self.max_records_per_request == 0 || self.max_records_per_request > MAX_RECORDS_PER_REQUEST {
             return Err(Error::invalid(
                 "max_records_per_request",
-                format!("must be between 1 and {MAX_RECORDS_PER_REQUEST}, got {}", self.max_records_per_request),
+                format!(
+                    "must be between 1 and {MAX_RECORDS_PER_REQUEST}, got {}",
+                    self.max_records_per_request
+                ),
             ));
         }
         if self.max_attempts == 0 {
@@ -167,7 +176,10 @@ impl RecorderConfig {
             return Err(Error::invalid("submit_interval", "must be at least 10 ms"));
         }
         if self.max_record_age == Some(Duration::ZERO) {
-            return Err(Error::invalid("max_record_age", "must be greater than 0, or None for no limit"));
+            return Err(Error::invalid(
+                "max_record_age",
+                "must be greater than 0, or None for no limit",
+            ));
         }
         if self.max_queued_bytes < self.max_record_bytes {
             return Err(Error::invalid(

@@ -24,18 +24,18 @@ pub(crate) enum Error {
         source: rusqlite::Error,
     },
 
-    #[error("the file at {path} is not a usable record store ({detail}); move it aside or delete it to start a new store")]
+    #[error(
+        "the file at {path} is not a usable record store ({detail}); move it aside or delete it to start a new store"
+    )]
     StoreCorrupt { path: String, detail: String },
 
-    #[error("the store at {path} is in use by another recorder (one recorder per file: shut the other one down first)")]
+    #[error(
+        "the store at {path} is in use by another recorder (one recorder per file: shut the other one down first)"
+    )]
     StoreLocked { path: String },
 
     #[error("the store at {path} was written by a newer version (schema {found}, this build knows up to {supported})")]
-    StoreTooNew {
-        path: String,
-        found: i64,
-        supported: i64,
-    },
+    StoreTooNew { path: String, found: i64, supported: i64 },
 
     #[error("I/O error while {context}: {source}")]
     Io {

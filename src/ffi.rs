@@ -28,7 +28,12 @@ impl KinesisRecorder {
     }
 
     /// Validates and queues a record; no I/O on the calling thread.
-    pub fn save_record(&self, data: Vec<u8>, stream_name: String, partition_key: Option<String>) -> Result<(), RecorderError> {
+    pub fn save_record(
+        &self,
+        data: Vec<u8>,
+        stream_name: String,
+        partition_key: Option<String>,
+    ) -> Result<(), RecorderError> {
         self.inner.save_record(data, &stream_name, partition_key)
     }
 

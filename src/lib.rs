@@ -36,7 +36,10 @@ mod ffi;
 
 pub use config::{RecorderConfig, WhenFull, WireFormat, KIB, MIB};
 pub use error::{DropReason, RecorderError};
-pub use recorder::{FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats, SubmitReport};
+pub use recorder::{
+    FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,
+    SubmitReport,
+};
 pub use transport::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 
 #[cfg(feature = "ffi")]
@@ -61,14 +64,20 @@ pub mod fuzzing {
     /// Decodes a PutRecords answer: (entries, rejected entries).
     pub fn decode_put_records(body: &[u8]) -> Result<(usize, usize), String> {
         let results = (wire::KINESIS_PUT_RECORDS.decode)(body)?;
-        let rejected = results.iter().filter(|e| matches!(e, EntryResult::Rejected { .. })).count();
+        let rejected = results
+            .iter()
+            .filter(|e| matches!(e, EntryResult::Rejected { .. }))
+            .count();
         Ok((results.len(), rejected))
     }
 
     /// Decodes a CBOR PutRecords answer: (entries, rejected entries).
     pub fn decode_put_records_cbor(body: &[u8]) -> Result<(usize, usize), String> {
         let results = (wire::KINESIS_PUT_RECORDS_CBOR.decode)(body)?;
-        let rejected = results.iter().filter(|e| matches!(e, EntryResult::Rejected { .. })).count();
+        let rejected = results
+            .iter()
+            .filter(|e| matches!(e, EntryResult::Rejected { .. }))
+            .count();
         Ok((results.len(), rejected))
     }
 

@@ -121,7 +121,14 @@ mod tests {
     use super::*;
 
     fn save(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&str>) -> Result<NewRecord> {
-        new_record(data.to_vec(), stream, key.map(str::to_owned), hash.map(str::to_owned), 1000, 0)
+        new_record(
+            data.to_vec(),
+            stream,
+            key.map(str::to_owned),
+            hash.map(str::to_owned),
+            1000,
+            0,
+        )
     }
 
     #[test]
@@ -138,14 +145,29 @@ mod tests {
     #[test]
     fn rejects_bad_stream_names() {
         for name in ["", "a b", "a/b", "ü", &"s".repeat(129)] {
-            assert!(matches!(save(b"x", name, None, None), Err(Error::InvalidInput { field: "stream name", .. })), "{name:?}");
+            assert!(
+                matches!(
+                    save(b"x", name, None, None),
+                    Err(Error::InvalidInput {
+                        field: "stream name",
+                        ..
+                    })
+                ),
+                "{name:?}"
+            );
         }
     }
 
     #[test]
     fn rejects_bad_partition_keys() {
         for key in ["".to_owned(), "k".repeat(257), "é".repeat(257), "😀".repeat(129)] {
-            assert!(matches!(save(b"x", "s", Some(&key), None), Err(Error::InvalidInput { field: "partition key", .. })));
+            assert!(matches!(
+                save(b"x", "s", Some(&key), None),
+                Err(Error::InvalidInput {
+                    field: "partition key",
+                    ..
+                })
+            ));
         }
     }
 
@@ -153,14 +175,29 @@ mod tests {
     fn rejects_bad_explicit_hash_keys() {
         let too_big = "340282366920938463463374607431768211456"; // 2^128
         for key in ["", "-1", "1.0", " 1", "abc", too_big, "+5", "00", "007"] {
-            assert!(matches!(save(b"x", "s", Some("k"), Some(key)), Err(Error::InvalidInput { field: "explicit hash key", .. })), "{key:?}");
+            assert!(
+                matches!(
+                    save(b"x", "s", Some("k"), Some(key)),
+                    Err(Error::InvalidInput {
+                        field: "explicit hash key",
+                        ..
+                    })
+                ),
+                "{key:?}"
+            );
         }
     }
 
     #[test]
     fn rejects_empty_and_oversize_data() {
-        assert!(matches!(save(b"", "s", Some("k"), None), Err(Error::InvalidInput { field: "data", .. })));
+        assert!(matches!(
+            save(b"", "s", Some("k"), None),
+            Err(Error::InvalidInput { field: "data", .. })
+        ));
         assert!(save(&[0; 999], "s", Some("k"), None).is_ok());
-        assert!(matches!(save(&[0; 1000], "s", Some("k"), None), Err(Error::InvalidInput { field: "data", .. })));
+        assert!(matches!(
+            save(&[0; 1000], "s", Some("k"), None),
+            Err(Error::InvalidInput { field: "data", .. })
+        ));
     }
 }

@@ -45,20 +45,41 @@ async fn record_status_submit_clear() {
     let db = dir.path().join("cli.db");
     let db = db.to_str().unwrap();
 
-    let output = cli(&["record", "--db", db, "--stream", "cli", "--partition-key", "pk"], b"one\ntwo\r\n\nthree", None);
+    let output = cli(
+        &["record", "--db", db, "--stream", "cli", "--partition-key", "pk"],
+        b"one\ntwo\r\n\nthree",
+        None,
+    );
     assert_eq!(output.status.code(), Some(2), "the empty line is rejected");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("line 3: invalid input: invalid data: must not be empty"), "{stderr}");
+    assert!(
+        stderr.contains("line 3: invalid input: invalid data: must not be empty"),
+        "{stderr}"
+    );
 
-    let output = cli(&["record", "--db", db, "--stream", "cli", "--base64"], b"AAEC/w==\n", None);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = cli(
+        &["record", "--db", db, "--stream", "cli", "--base64"],
+        b"AAEC/w==\n",
+        None,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let status = status_json(db);
     assert_eq!(status["pending_records"], 4);
     assert_eq!(status["streams"][0]["stream_name"], "cli");
 
     let output = cli(&["submit", "--db", db], b"", Some(&server.endpoint));
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("submitted 4 records in 1 requests"));
     let mut got = read_stream(&sdk, "cli").await;
     got.sort();
@@ -97,11 +118,26 @@ async fn run_records_continuously_and_drains_at_the_end() {
     let db = dir.path().join("run.db");
     let lines: String = (0..1500).map(|i| format!("event {i}\n")).collect();
     let output = cli(
-        &["run", "--db", db.to_str().unwrap(), "--stream", "live", "--interval", "50ms", "--threshold-records", "100"],
+        &[
+            "run",
+            "--db",
+            db.to_str().unwrap(),
+            "--stream",
+            "live",
+            "--interval",
+            "50ms",
+            "--threshold-records",
+            "100",
+        ],
         lines.as_bytes(),
         Some(&server.endpoint),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(read_stream(&sdk, "live").await.len(), 1500);
 }
 
@@ -111,7 +147,12 @@ async fn a_kill_during_submit_loses_nothing() {
     let db = dir.path().join("kill.db");
     let db = db.to_str().unwrap();
     let lines: String = (0..700).map(|i| format!("{i}\n")).collect();
-    assert_eq!(cli(&["record", "--db", db, "--stream", "s"], lines.as_bytes(), None).status.code(), Some(0));
+    assert_eq!(
+        cli(&["record", "--db", db, "--stream", "s"], lines.as_bytes(), None)
+            .status
+            .code(),
+        Some(0)
+    );
 
     // A server that takes the first request and never answers.
     let stalled = FaultServer::start(|_, _| Reply::Stall(Duration::from_secs(30)));
@@ -133,7 +174,10 @@ async fn a_kill_during_submit_loses_nothing() {
     let server = Server::kinesalite();
     let sdk = test_client(&server.endpoint);
     create_stream(&sdk, "s", 1).await;
-    assert_eq!(cli(&["submit", "--db", db], b"", Some(&server.endpoint)).status.code(), Some(0));
+    assert_eq!(
+        cli(&["submit", "--db", db], b"", Some(&server.endpoint)).status.code(),
+        Some(0)
+    );
     assert_eq!(read_stream(&sdk, "s").await.len(), 700);
 }
 

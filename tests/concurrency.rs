@@ -60,7 +60,10 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
         for _ in 0..2 {
             let (recorder, stop) = (recorder.clone(), stop.clone());
             threads.push(std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 while !stop.load(Ordering::SeqCst) {
                     match rt.block_on(recorder.submit_all_records()) {
                         Ok(_) | Err(RecorderError::ShutDown) => {}
@@ -93,8 +96,12 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
         let deletes = Arc::new(AtomicU64::new(0));
         let deleted_reported = Arc::new(AtomicU64::new(0));
         {
-            let (recorder, stop, deletes, deleted_reported) =
-                (recorder.clone(), stop.clone(), deletes.clone(), deleted_reported.clone());
+            let (recorder, stop, deletes, deleted_reported) = (
+                recorder.clone(),
+                stop.clone(),
+                deletes.clone(),
+                deleted_reported.clone(),
+            );
             threads.push(std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(150));
@@ -125,13 +132,25 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(recorder.save_record(b"late".to_vec(), "race", None), Err(RecorderError::ShutDown));
+        assert_eq!(
+            recorder.save_record(b"late".to_vec(), "race", None),
+            Err(RecorderError::ShutDown)
+        );
         drop(recorder);
-        (saved, deletes.load(Ordering::SeqCst), deleted_reported.load(Ordering::SeqCst), shutdown_took)
+        (
+            saved,
+            deletes.load(Ordering::SeqCst),
+            deleted_reported.load(Ordering::SeqCst),
+            shutdown_took,
+        )
     });
 
     // Account for every saved record: delivered, still pending, or deleted.
-    let delivered: Vec<Vec<u8>> = runtime.block_on(read_stream(&sdk, "race")).into_iter().map(|(_, d)| d).collect();
+    let delivered: Vec<Vec<u8>> = runtime
+        .block_on(read_stream(&sdk, "race"))
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
     let mut delivered_count: HashMap<&Vec<u8>, u64> = HashMap::new();
     for d in &delivered {
         *delivered_count.entry(d).or_default() += 1;
@@ -161,10 +180,23 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
     let pending_set: HashSet<&Vec<u8>> = pending.iter().collect();
     assert_eq!(saved_set.len(), saved.len(), "saved data is unique");
     assert_eq!(pending_set.len(), pending.len(), "a record is pending twice");
-    assert!(pending_set.iter().all(|d| saved_set.contains(d)), "a pending record was never saved");
-    assert!(delivered_count.keys().all(|d| saved_set.contains(d)), "a delivered record was never saved");
-    assert_eq!(stats.pending_records, pending.len() as u64, "the accounting disagrees with the table");
-    let unaccounted = saved.iter().filter(|d| !delivered_count.contains_key(d) && !pending_set.contains(d)).count() as u64;
+    assert!(
+        pending_set.iter().all(|d| saved_set.contains(d)),
+        "a pending record was never saved"
+    );
+    assert!(
+        delivered_count.keys().all(|d| saved_set.contains(d)),
+        "a delivered record was never saved"
+    );
+    assert_eq!(
+        stats.pending_records,
+        pending.len() as u64,
+        "the accounting disagrees with the table"
+    );
+    let unaccounted = saved
+        .iter()
+        .filter(|d| !delivered_count.contains_key(d) && !pending_set.contains(d))
+        .count() as u64;
     let duplicates: u64 = delivered_count.values().map(|n| n - 1).sum();
     let delivered_and_pending = pending_set.iter().filter(|d| delivered_count.contains_key(**d)).count();
     println!(
@@ -175,7 +207,10 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
         pending.len(),
         stats.records_dropped_deleted
     );
-    assert_eq!(stats.records_dropped_deleted, deleted_reported, "the Deleted counter vs what delete_all_records returned");
+    assert_eq!(
+        stats.records_dropped_deleted, deleted_reported,
+        "the Deleted counter vs what delete_all_records returned"
+    );
     assert!(deletes >= 3, "the deleter barely ran");
     // Each record neither delivered nor pending was deleted. A record can be
     // both delivered and deleted (cleared while its batch was in flight), so
@@ -190,7 +225,10 @@ fn saves_submits_deletes_stats_and_shutdown_race_without_deadlock_or_loss() {
         "{} deleted but only {unaccounted} unaccounted",
         stats.records_dropped_deleted
     );
-    assert!(delivered_and_pending <= 500, "more than one in-flight batch both delivered and kept");
+    assert!(
+        delivered_and_pending <= 500,
+        "more than one in-flight batch both delivered and kept"
+    );
     assert!(duplicates <= 500 * (deletes + 1), "{duplicates} duplicates");
     assert!(shutdown_at < Duration::from_secs(10), "shutdown took {shutdown_at:?}");
 }
@@ -209,7 +247,10 @@ fn a_second_recorder_on_the_same_file_is_refused() {
             assert!(message.contains("in use"), "unclear refusal: {message}");
             println!("second recorder in one process: {message}");
         }
-        other => panic!("a second recorder on the same file was not refused: {:?}", other.as_ref().err()),
+        other => panic!(
+            "a second recorder on the same file was not refused: {:?}",
+            other.as_ref().err()
+        ),
     }
     drop(second);
     // The first is unharmed.
@@ -218,7 +259,14 @@ fn a_second_recorder_on_the_same_file_is_refused() {
     assert_eq!(first.stats().unwrap().pending_records, 2);
     drop(first);
     // Once it is gone, the file opens again.
-    assert_eq!(Recorder::new(config, credentials()).unwrap().stats().unwrap().pending_records, 2);
+    assert_eq!(
+        Recorder::new(config, credentials())
+            .unwrap()
+            .stats()
+            .unwrap()
+            .pending_records,
+        2
+    );
 }
 
 #[test]
@@ -227,12 +275,22 @@ fn a_second_cli_process_on_the_same_file_is_refused() {
     let db = dir.path().join("shared.db");
     let db = db.to_str().unwrap();
     // A long-running `run` that holds the store (its stdin stays open).
-    let mut first = cli_command(&["run", "--db", db, "--stream", "s", "--region", "us-east-1", "--endpoint", "http://127.0.0.1:1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = cli_command(&[
+        "run",
+        "--db",
+        db,
+        "--stream",
+        "s",
+        "--region",
+        "us-east-1",
+        "--endpoint",
+        "http://127.0.0.1:1",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     {
         use std::io::Write;
         let stdin = first.stdin.as_mut().unwrap();
@@ -245,11 +303,23 @@ fn a_second_cli_process_on_the_same_file_is_refused() {
         vec!["record", "--db", db, "--stream", "s"],
         vec!["status", "--db", db],
         vec!["clear", "--db", db],
-        vec!["submit", "--db", db, "--region", "us-east-1", "--endpoint", "http://127.0.0.1:1"],
+        vec![
+            "submit",
+            "--db",
+            db,
+            "--region",
+            "us-east-1",
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ],
     ] {
         let output = run_cli(&args, b"second\n");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?} while another process holds the store: {stderr}");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?} while another process holds the store: {stderr}"
+        );
         assert!(stderr.contains("in use by another recorder"), "{args:?}: {stderr}");
     }
     assert!(first.try_wait().unwrap().is_none(), "the first process died");

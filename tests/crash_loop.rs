@@ -50,7 +50,10 @@ enum Victim {
 async fn sigkill_at_random_moments_loses_no_confirmed_record() {
     let target_kills = env_u64("CRASH_LOOP_KILLS").unwrap_or(60).max(1);
     let seed = env_u64("CRASH_LOOP_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
     });
     println!("crash loop: seed {seed} (CRASH_LOOP_SEED={seed} replays it), {target_kills} kills");
     let mut rng = StdRng::seed_from_u64(seed);
@@ -68,7 +71,9 @@ async fn sigkill_at_random_moments_loses_no_confirmed_record() {
     let mut confirmed: Vec<String> = Vec::new();
     let mut next_line = 0u64;
     let mut fresh_lines = |n: u64, sent: &Mutex<HashSet<String>>| -> Vec<String> {
-        let lines: Vec<String> = (next_line..next_line + n).map(|i| format!("crash-line-{i:09}")).collect();
+        let lines: Vec<String> = (next_line..next_line + n)
+            .map(|i| format!("crash-line-{i:09}"))
+            .collect();
         next_line += n;
         sent.lock().unwrap().extend(lines.iter().cloned());
         lines
@@ -99,7 +104,17 @@ async fn sigkill_at_random_moments_loses_no_confirmed_record() {
         };
         let args: Vec<&str> = match victim {
             Victim::Run => [
-                &["run", "--db", &db, "--stream", STREAM, "--interval", "50ms", "--threshold-records", "40"][..],
+                &[
+                    "run",
+                    "--db",
+                    &db,
+                    "--stream",
+                    STREAM,
+                    "--interval",
+                    "50ms",
+                    "--threshold-records",
+                    "40",
+                ][..],
                 &online[..],
             ]
             .concat(),
@@ -197,8 +212,17 @@ async fn sigkill_at_random_moments_loses_no_confirmed_record() {
         read.len(),
         started.elapsed()
     );
-    assert!(lost.is_empty(), "{} confirmed lines lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
-    assert!(foreign.is_empty(), "records that were never sent arrived: {:?}", &foreign[..foreign.len().min(5)]);
+    assert!(
+        lost.is_empty(),
+        "{} confirmed lines lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert!(
+        foreign.is_empty(),
+        "records that were never sent arrived: {:?}",
+        &foreign[..foreign.len().min(5)]
+    );
     assert!(
         duplicates <= total_kills * 500,
         "{duplicates} duplicates for {total_kills} kills: more than one in-flight batch per kill"

@@ -33,15 +33,29 @@ async fn partial_failures_resend_only_the_failed_entries() {
         recorder.save_record(vec![i], "s", Some(format!("key-{i}"))).unwrap();
     }
     let report = recorder.submit_all_records().await.unwrap();
-    assert_eq!((report.records_submitted, report.records_retried, report.records_remaining), (5, 2, 0), "{report:?}");
+    assert_eq!(
+        (
+            report.records_submitted,
+            report.records_retried,
+            report.records_remaining
+        ),
+        (5, 2, 0),
+        "{report:?}"
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].records().len(), 5);
-    assert_eq!(requests[1].records(), vec![("key-1".to_owned(), vec![1]), ("key-3".to_owned(), vec![3])]);
+    assert_eq!(
+        requests[1].records(),
+        vec![("key-1".to_owned(), vec![1]), ("key-3".to_owned(), vec![3])]
+    );
     // The retry waited for the backoff (equal jitter: at least half of 200 ms).
     assert!(requests[1].at - requests[0].at >= Duration::from_millis(100));
     let stats = recorder.stats().unwrap();
-    assert_eq!((stats.records_throttled, stats.records_retried, stats.records_submitted), (1, 2, 5));
+    assert_eq!(
+        (stats.records_throttled, stats.records_retried, stats.records_submitted),
+        (1, 2, 5)
+    );
 }
 
 #[tokio::test]
@@ -58,7 +72,15 @@ async fn a_record_rejected_max_attempts_times_is_dropped_and_reported() {
     recorder.save_record(b"x".to_vec(), "s", Some("doomed".into())).unwrap();
     recorder.save_record(b"y".to_vec(), "s", Some("fine".into())).unwrap();
     let report = recorder.submit_all_records().await.unwrap();
-    assert_eq!((report.records_submitted, report.records_dropped, report.records_remaining), (1, 1, 0), "{report:?}");
+    assert_eq!(
+        (
+            report.records_submitted,
+            report.records_dropped,
+            report.records_remaining
+        ),
+        (1, 1, 0),
+        "{report:?}"
+    );
     assert_eq!(server.request_count(), 3, "one request per attempt");
     assert!(events.all().contains(&RecorderEvent::RecordsDropped {
         stream_name: "s".into(),
@@ -71,15 +93,26 @@ async fn a_record_rejected_max_attempts_times_is_dropped_and_reported() {
 fn faults() -> Vec<(&'static str, fn() -> Reply)> {
     vec![
         ("500 InternalFailure", || error_reply(500, "InternalFailure")),
-        ("503 without a body type", || Reply::Raw(503, "text/html", b"<html>Service Unavailable</html>".to_vec())),
+        ("503 without a body type", || {
+            Reply::Raw(503, "text/html", b"<html>Service Unavailable</html>".to_vec())
+        }),
         ("connection closed", || Reply::Close),
         ("stall past the timeout", || Reply::Stall(Duration::from_secs(3))),
-        ("truncated body", || Reply::Truncated(br#"{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1"}]}"#.to_vec())),
-        ("malformed JSON", || Reply::Raw(200, "application/x-amz-json-1.1", b"{not json".to_vec())),
-        ("too few results", || {
-            Reply::Json(200, serde_json::json!({"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}]}))
+        ("truncated body", || {
+            Reply::Truncated(br#"{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1"}]}"#.to_vec())
         }),
-        ("throttled call", || error_reply(400, "ProvisionedThroughputExceededException")),
+        ("malformed JSON", || {
+            Reply::Raw(200, "application/x-amz-json-1.1", b"{not json".to_vec())
+        }),
+        ("too few results", || {
+            Reply::Json(
+                200,
+                serde_json::json!({"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}]}),
+            )
+        }),
+        ("throttled call", || {
+            error_reply(400, "ProvisionedThroughputExceededException")
+        }),
         ("limit exceeded", || error_reply(400, "LimitExceededException")),
     ]
 }
@@ -99,16 +132,34 @@ async fn transient_failures_keep_every_record_and_spend_no_attempt() {
             recorder.save_record(vec![i], "s", None).unwrap();
         }
         let report = recorder.submit_all_records().await.unwrap();
-        assert_eq!((report.records_submitted, report.records_dropped, report.records_remaining), (3, 0, 0), "{fault}: {report:?}");
+        assert_eq!(
+            (
+                report.records_submitted,
+                report.records_dropped,
+                report.records_remaining
+            ),
+            (3, 0, 0),
+            "{fault}: {report:?}"
+        );
         let requests = server.requests();
         assert_eq!(requests.len(), 2, "{fault}");
-        assert!(requests.iter().all(|r| r.records().len() == 3), "{fault}: every request carried all three records");
+        assert!(
+            requests.iter().all(|r| r.records().len() == 3),
+            "{fault}: every request carried all three records"
+        );
         // The retry waited for the backoff (equal jitter: at least half of 1 s).
         assert!(requests[1].at - requests[0].at >= Duration::from_millis(500), "{fault}");
         let stats = recorder.stats().unwrap();
-        assert_eq!((stats.records_retried, stats.records_dropped_attempts_exhausted), (0, 0), "{fault}");
+        assert_eq!(
+            (stats.records_retried, stats.records_dropped_attempts_exhausted),
+            (0, 0),
+            "{fault}"
+        );
         assert!(
-            events.all().iter().any(|e| matches!(e, RecorderEvent::SubmissionFailed { will_retry: true, .. })),
+            events
+                .all()
+                .iter()
+                .any(|e| matches!(e, RecorderEvent::SubmissionFailed { will_retry: true, .. })),
             "{fault}"
         );
     }
@@ -160,7 +211,10 @@ async fn expired_credentials_are_refreshed_once_and_retried() {
     let requests = server.requests();
     assert_eq!(requests[0].header("x-amz-security-token"), Some("token-0"));
     assert_eq!(requests[1].header("x-amz-security-token"), Some("token-1"));
-    assert!(requests[1].header("authorization").unwrap().contains("Credential=ASIA1/"));
+    assert!(requests[1]
+        .header("authorization")
+        .unwrap()
+        .contains("Credential=ASIA1/"));
 
     // Refused again after the refresh: reported, records kept.
     let always_expired = FaultServer::start(|_, _| error_reply(400, "ExpiredTokenException"));
@@ -169,7 +223,11 @@ async fn expired_credentials_are_refreshed_once_and_retried() {
     recorder.save_record(b"x".to_vec(), "s", None).unwrap();
     let report = recorder.submit_all_records().await.unwrap();
     assert_eq!(report.records_remaining, 1);
-    assert!(always_expired.request_count() <= 2 + 2 * 2, "bounded: {}", always_expired.request_count());
+    assert!(
+        always_expired.request_count() <= 2 + 2 * 2,
+        "bounded: {}",
+        always_expired.request_count()
+    );
 }
 
 struct FailingCredentials;
@@ -177,7 +235,9 @@ struct FailingCredentials;
 #[async_trait::async_trait]
 impl CredentialsProvider for FailingCredentials {
     async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
-        Err(RecorderError::Credentials { reason: "no identity pool".into() })
+        Err(RecorderError::Credentials {
+            reason: "no identity pool".into(),
+        })
     }
 }
 
@@ -206,8 +266,20 @@ async fn rejected_streams_say_how_to_fix_them() {
     }
     let report = recorder.submit_all_records().await.unwrap();
     assert_eq!((report.records_submitted, report.records_remaining), (1, 2));
-    let message = |stream: &str| report.errors.iter().find(|e| e.stream_name == stream).unwrap().message.clone();
-    assert!(message("denied").contains("kinesis:PutRecords"), "{}", message("denied"));
+    let message = |stream: &str| {
+        report
+            .errors
+            .iter()
+            .find(|e| e.stream_name == stream)
+            .unwrap()
+            .message
+            .clone()
+    };
+    assert!(
+        message("denied").contains("kinesis:PutRecords"),
+        "{}",
+        message("denied")
+    );
     assert!(message("kms").contains("kms:GenerateDataKey"), "{}", message("kms"));
     // Not retried in a loop: one request per rejected stream.
     assert_eq!(server.request_count(), 3);
@@ -236,7 +308,11 @@ async fn drop_oldest_keeps_the_newest_and_reports_the_rest() {
         .all()
         .iter()
         .map(|e| match e {
-            RecorderEvent::RecordsDropped { reason: DropReason::StorageFull, count, .. } => *count,
+            RecorderEvent::RecordsDropped {
+                reason: DropReason::StorageFull,
+                count,
+                ..
+            } => *count,
             _ => 0,
         })
         .sum();
@@ -254,12 +330,26 @@ async fn reject_new_refuses_when_full_and_keeps_what_is_stored() {
     config.max_record_bytes = 1000;
     config.when_full = WhenFull::RejectNew;
     let recorder = Recorder::new(config, credentials()).unwrap();
-    let results: Vec<_> = (0..15u8).map(|i| recorder.save_record(vec![i; 96], "s", Some("keyz".into()))).collect();
+    let results: Vec<_> = (0..15u8)
+        .map(|i| recorder.save_record(vec![i; 96], "s", Some("keyz".into())))
+        .collect();
     assert!(results[..10].iter().all(Result::is_ok));
-    assert!(results[10..].iter().all(|r| matches!(r, Err(RecorderError::StorageFull { .. }))), "{results:?}");
+    assert!(
+        results[10..]
+            .iter()
+            .all(|r| matches!(r, Err(RecorderError::StorageFull { .. }))),
+        "{results:?}"
+    );
     recorder.flush().unwrap();
     let stats = recorder.stats().unwrap();
-    assert_eq!((stats.pending_records, stats.pending_bytes, stats.records_dropped_storage_full), (10, 1000, 0));
+    assert_eq!(
+        (
+            stats.pending_records,
+            stats.pending_bytes,
+            stats.records_dropped_storage_full
+        ),
+        (10, 1000, 0)
+    );
     assert_eq!(recorder.disk_byte_limit(), 1000);
 }
 
@@ -299,7 +389,10 @@ async fn an_overloaded_queue_refuses_at_once_instead_of_blocking() {
         }
         slowest = slowest.max(start.elapsed());
     }
-    assert!(overloaded > 0, "the writer kept up with 320 MB of saves: nothing was tested");
+    assert!(
+        overloaded > 0,
+        "the writer kept up with 320 MB of saves: nothing was tested"
+    );
     // Generous bound for a loaded CI machine; the benchmark measures the real figures.
     assert!(slowest < Duration::from_millis(200), "a save blocked for {slowest:?}");
     recorder.flush().unwrap();
@@ -315,7 +408,10 @@ async fn shutdown_commits_what_was_saved_and_refuses_more() {
         recorder.save_record(i.to_be_bytes().to_vec(), "s", None).unwrap();
     }
     recorder.shutdown();
-    assert_eq!(recorder.save_record(b"late".to_vec(), "s", None), Err(RecorderError::ShutDown));
+    assert_eq!(
+        recorder.save_record(b"late".to_vec(), "s", None),
+        Err(RecorderError::ShutDown)
+    );
     drop(recorder);
     let reopened = Recorder::new(config, credentials()).unwrap();
     assert_eq!(reopened.stats().unwrap().pending_records, 1000);
@@ -334,7 +430,11 @@ async fn shutdown_interrupts_a_background_drain_promptly() {
     assert!(wait_until(Duration::from_secs(10), || server.request_count() > 0));
     let start = Instant::now();
     recorder.shutdown();
-    assert!(start.elapsed() < Duration::from_secs(2), "shutdown took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -354,7 +454,9 @@ async fn save_records_is_all_or_nothing() {
         Err(RecorderError::InvalidInput { reason }) => assert!(reason.contains("record 1"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    recorder.save_records((0..1000u32).map(|i| record(&i.to_be_bytes(), "s")).collect()).unwrap();
+    recorder
+        .save_records((0..1000u32).map(|i| record(&i.to_be_bytes(), "s")).collect())
+        .unwrap();
     recorder.flush().unwrap();
     assert_eq!(recorder.stats().unwrap().pending_records, 1000);
     assert_eq!(recorder.submit_all_records().await.unwrap().records_submitted, 1000);
@@ -380,8 +482,12 @@ async fn delivered_records_leave_the_file_soon_after_the_drain() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     recorder.shutdown();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let rows: i64 = conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0)).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM records", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(rows, 0, "delivered rows were not deleted");
-    let mark: i64 = conn.query_row("SELECT delivered_through FROM streams", [], |row| row.get(0)).unwrap();
+    let mark: i64 = conn
+        .query_row("SELECT delivered_through FROM streams", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(mark, 5_000, "the drain settled by moving the stream's mark");
 }

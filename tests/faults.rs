@@ -66,9 +66,15 @@ fn pick_fault(rng: &mut StdRng) -> &'static str {
 
 #[test]
 fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
-    let seed = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("fault schedule: seed {seed} (FAULT_SEED={seed} replays the draws)");
     const FAULTY_PHASE: usize = 70;
     let ledger: Arc<Mutex<Ledger>> = Arc::default();
@@ -87,7 +93,11 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
             }
             let mut rng = rng.lock().unwrap();
             let streak = ledger.streak.get(&stream).copied().unwrap_or(0);
-            let kind = if index < FAULTY_PHASE && streak < 3 && rng.random_bool(0.55) { pick_fault(&mut rng) } else { "ok" };
+            let kind = if index < FAULTY_PHASE && streak < 3 && rng.random_bool(0.55) {
+                pick_fault(&mut rng)
+            } else {
+                "ok"
+            };
             if CALL_FAILURES.contains(&kind) {
                 *ledger.streak.entry(stream.clone()).or_default() += 1;
             } else {
@@ -103,22 +113,35 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
                 "reset" => Reply::Close,
                 "stall" => Reply::Stall(Duration::from_millis(900)),
                 "truncated" => Reply::Truncated(
-                    serde_json::to_vec(&serde_json::json!({"FailedRecordCount": 0, "Records": (0..n).map(ack).collect::<Vec<_>>()}))
-                        .unwrap(),
+                    serde_json::to_vec(
+                        &serde_json::json!({"FailedRecordCount": 0, "Records": (0..n).map(ack).collect::<Vec<_>>()}),
+                    )
+                    .unwrap(),
                 ),
-                "malformed" => Reply::Raw(200, "application/x-amz-json-1.1", b"{\"FailedRecordCount\":0,\"Records\":[{\"Seq".to_vec()),
+                "malformed" => Reply::Raw(
+                    200,
+                    "application/x-amz-json-1.1",
+                    b"{\"FailedRecordCount\":0,\"Records\":[{\"Seq".to_vec(),
+                ),
                 "expired" => error_reply(400, "ExpiredTokenException"),
                 "throttled_call" => error_reply(400, "ProvisionedThroughputExceededException"),
                 "wrong_length" => {
                     let len = if rng.random_bool(0.5) { n + 1 } else { n - 1 };
-                    Reply::Json(200, serde_json::json!({"FailedRecordCount": 0, "Records": (0..len).map(ack).collect::<Vec<_>>()}))
+                    Reply::Json(
+                        200,
+                        serde_json::json!({"FailedRecordCount": 0, "Records": (0..len).map(ack).collect::<Vec<_>>()}),
+                    )
                 }
                 "partial" => {
                     let forced = rng.random_range(0..n);
                     let codes: Vec<Option<&'static str>> = (0..n)
                         .map(|i| {
                             (i == forced || rng.random_bool(0.3)).then(|| {
-                                if rng.random_bool(0.5) { "ProvisionedThroughputExceededException" } else { "InternalFailure" }
+                                if rng.random_bool(0.5) {
+                                    "ProvisionedThroughputExceededException"
+                                } else {
+                                    "InternalFailure"
+                                }
                             })
                         })
                         .collect();
@@ -180,30 +203,55 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
         let ledger = ledger.lock().unwrap();
         saved.iter().all(|d| ledger.accepted.contains_key(d))
     };
-    let delivered = wait_until(Duration::from_secs(90), || all_acknowledged() && recorder.stats().unwrap().pending_records == 0);
+    let delivered = wait_until(Duration::from_secs(90), || {
+        all_acknowledged() && recorder.stats().unwrap().pending_records == 0
+    });
     let elapsed = started.elapsed();
 
     let ledger = ledger.lock().unwrap();
     let stats = recorder.stats().unwrap();
     let injected = tally.total() - tally.get("ok");
-    println!("fault schedule: {} requests, {injected} faults injected ({}), delivered in {elapsed:.1?}", ledger.requests.len(), tally.summary());
-    assert!(delivered, "delivery did not complete once the server behaved: {stats:?}");
-    assert!(injected >= 20, "too few faults injected to mean anything: {}", tally.summary());
+    println!(
+        "fault schedule: {} requests, {injected} faults injected ({}), delivered in {elapsed:.1?}",
+        ledger.requests.len(),
+        tally.summary()
+    );
+    assert!(
+        delivered,
+        "delivery did not complete once the server behaved: {stats:?}"
+    );
+    assert!(
+        injected >= 20,
+        "too few faults injected to mean anything: {}",
+        tally.summary()
+    );
 
     // No record lost, none invented, none acknowledged twice, none resent after its acknowledgement.
     let missing: Vec<_> = saved.iter().filter(|d| !ledger.accepted.contains_key(*d)).collect();
     assert!(missing.is_empty(), "{} records never delivered", missing.len());
-    assert!(ledger.accepted.keys().all(|d| saved_set.contains(d)), "the server acknowledged records never saved");
+    assert!(
+        ledger.accepted.keys().all(|d| saved_set.contains(d)),
+        "the server acknowledged records never saved"
+    );
     assert!(
         ledger.resent_after_ack.is_empty(),
         "{} acknowledged records were sent again (wrong records retried)",
         ledger.resent_after_ack.len()
     );
-    assert!(ledger.accepted.values().all(|&n| n == 1), "a record was acknowledged twice");
+    assert!(
+        ledger.accepted.values().all(|&n| n == 1),
+        "a record was acknowledged twice"
+    );
     // The counters agree with what the server said, entry by entry.
     assert_eq!(stats.records_submitted, saved.len() as u64);
-    assert_eq!(stats.records_retried, ledger.rejected_entries, "records_retried vs rejected entries");
-    assert_eq!(stats.records_throttled, ledger.throttled_entries, "records_throttled vs throttled entries");
+    assert_eq!(
+        stats.records_retried, ledger.rejected_entries,
+        "records_retried vs rejected entries"
+    );
+    assert_eq!(
+        stats.records_throttled, ledger.throttled_entries,
+        "records_throttled vs throttled entries"
+    );
     assert_eq!(
         (
             stats.records_dropped_attempts_exhausted,
@@ -227,7 +275,10 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
         for k in 1..requests.len() {
             let (previous, kind) = requests[k - 1];
             let gap = requests[k].0 - previous;
-            let refreshed_resend = kind == "expired" && !(k >= 2 && requests[k - 2].1 == "expired" && previous - requests[k - 2].0 < Duration::from_millis(400));
+            let refreshed_resend = kind == "expired"
+                && !(k >= 2
+                    && requests[k - 2].1 == "expired"
+                    && previous - requests[k - 2].0 < Duration::from_millis(400));
             let minimum = match kind {
                 "ok" => Duration::ZERO,
                 "partial" => Duration::from_millis(100),
@@ -246,24 +297,36 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
     let all: Vec<Instant> = ledger.requests.iter().map(|r| r.0).collect();
     let busiest = max_in_window(&all, Duration::from_secs(1));
     let failed_per_stream = ["alpha", "beta"].map(|s| {
-        let failed: Vec<Instant> =
-            ledger.requests.iter().filter(|r| r.1 == s && CALL_FAILURES.contains(&r.2)).map(|r| r.0).collect();
+        let failed: Vec<Instant> = ledger
+            .requests
+            .iter()
+            .filter(|r| r.1 == s && CALL_FAILURES.contains(&r.2))
+            .map(|r| r.0)
+            .collect();
         max_in_window(&failed, Duration::from_secs(1))
     });
     println!("fault schedule: busiest second {busiest} requests, failed calls per stream in its busiest second {failed_per_stream:?}");
     assert!(busiest <= 60, "{busiest} requests in one second: a busy loop");
-    assert!(failed_per_stream.iter().all(|&n| n <= 4), "failed calls per second per stream: {failed_per_stream:?}");
+    assert!(
+        failed_per_stream.iter().all(|&n| n <= 4),
+        "failed calls per second per stream: {failed_per_stream:?}"
+    );
 
     // The right errors reported: each failed call (bar silent token refreshes) is an event that will retry.
     let failures: Vec<(String, bool)> = events
         .all()
         .into_iter()
         .filter_map(|e| match e {
-            RecorderEvent::SubmissionFailed { message, will_retry, .. } => Some((message, will_retry)),
+            RecorderEvent::SubmissionFailed {
+                message, will_retry, ..
+            } => Some((message, will_retry)),
             _ => None,
         })
         .collect();
-    assert!(failures.iter().all(|(_, retry)| *retry), "a transient fault was reported as final: {failures:?}");
+    assert!(
+        failures.iter().all(|(_, retry)| *retry),
+        "a transient fault was reported as final: {failures:?}"
+    );
     let call_failures: u64 = CALL_FAILURES.iter().map(|k| tally.get(k)).sum();
     let silent = tally.get("expired");
     assert!(
@@ -279,7 +342,10 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
         ("throttled_call", "ProvisionedThroughputExceededException"),
     ] {
         if tally.get(kind) > 0 {
-            assert!(failures.iter().any(|(m, _)| m.contains(needle)), "no event says {needle:?} for {kind}: {failures:?}");
+            assert!(
+                failures.iter().any(|(m, _)| m.contains(needle)),
+                "no event says {needle:?} for {kind}: {failures:?}"
+            );
         }
     }
 }
@@ -288,14 +354,42 @@ fn a_random_fault_schedule_loses_nothing_and_never_busy_loops() {
 async fn a_records_array_of_the_wrong_length_deletes_nothing() {
     let three = |index: usize| serde_json::json!({"SequenceNumber": format!("{index}"), "ShardId": "shardId-0"});
     let variants: Vec<(&str, serde_json::Value, &str)> = vec![
-        ("one result too many", serde_json::json!({"FailedRecordCount": 0, "Records": (0..4).map(three).collect::<Vec<_>>()}), "4 results for 3"),
-        ("two results for three", serde_json::json!({"FailedRecordCount": 0, "Records": (0..2).map(three).collect::<Vec<_>>()}), "2 results for 3"),
-        ("empty Records", serde_json::json!({"FailedRecordCount": 0, "Records": []}), "0 results for 3"),
+        (
+            "one result too many",
+            serde_json::json!({"FailedRecordCount": 0, "Records": (0..4).map(three).collect::<Vec<_>>()}),
+            "4 results for 3",
+        ),
+        (
+            "two results for three",
+            serde_json::json!({"FailedRecordCount": 0, "Records": (0..2).map(three).collect::<Vec<_>>()}),
+            "2 results for 3",
+        ),
+        (
+            "empty Records",
+            serde_json::json!({"FailedRecordCount": 0, "Records": []}),
+            "0 results for 3",
+        ),
         ("no Records", serde_json::json!({"FailedRecordCount": 0}), "no Records"),
-        ("Records null", serde_json::json!({"FailedRecordCount": 0, "Records": null}), "no Records"),
-        ("Records an object", serde_json::json!({"Records": {"0": three(0)}}), "unusable answer"),
-        ("an entry with neither field", serde_json::json!({"Records": [three(0), {"ShardId": "x"}, three(2)]}), "neither"),
-        ("an entry that is null", serde_json::json!({"Records": [three(0), null, three(2)]}), "unusable answer"),
+        (
+            "Records null",
+            serde_json::json!({"FailedRecordCount": 0, "Records": null}),
+            "no Records",
+        ),
+        (
+            "Records an object",
+            serde_json::json!({"Records": {"0": three(0)}}),
+            "unusable answer",
+        ),
+        (
+            "an entry with neither field",
+            serde_json::json!({"Records": [three(0), {"ShardId": "x"}, three(2)]}),
+            "neither",
+        ),
+        (
+            "an entry that is null",
+            serde_json::json!({"Records": [three(0), null, three(2)]}),
+            "unusable answer",
+        ),
         (
             "too many failures for the count",
             serde_json::json!({"FailedRecordCount": 5, "Records": vec![serde_json::json!({"ErrorCode": "InternalFailure", "ErrorMessage": "x"}); 5]}),
@@ -305,7 +399,13 @@ async fn a_records_array_of_the_wrong_length_deletes_nothing() {
     for (what, body, needle) in variants {
         let server = {
             let body = body.clone();
-            FaultServer::start(move |request, index| if index == 0 { Reply::Json(200, body.clone()) } else { accept_all(request) })
+            FaultServer::start(move |request, index| {
+                if index == 0 {
+                    Reply::Json(200, body.clone())
+                } else {
+                    accept_all(request)
+                }
+            })
         };
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(&dir, &server.endpoint);
@@ -318,25 +418,46 @@ async fn a_records_array_of_the_wrong_length_deletes_nothing() {
         }
         let report = recorder.submit_all_records().await.unwrap();
         assert_eq!(
-            (report.records_submitted, report.records_dropped, report.records_remaining),
+            (
+                report.records_submitted,
+                report.records_dropped,
+                report.records_remaining
+            ),
             (3, 0, 0),
             "{what}: {report:?}"
         );
         let requests = server.requests();
         assert_eq!(requests.len(), 2, "{what}");
-        assert!(requests.iter().all(|r| r.records().len() == 3), "{what}: both requests carry all three records");
-        assert!(requests[1].at - requests[0].at >= Duration::from_millis(500), "{what}: no backoff");
+        assert!(
+            requests.iter().all(|r| r.records().len() == 3),
+            "{what}: both requests carry all three records"
+        );
+        assert!(
+            requests[1].at - requests[0].at >= Duration::from_millis(500),
+            "{what}: no backoff"
+        );
         let stats = recorder.stats().unwrap();
-        assert_eq!((stats.records_retried, stats.records_dropped_attempts_exhausted), (0, 0), "{what}");
+        assert_eq!(
+            (stats.records_retried, stats.records_dropped_attempts_exhausted),
+            (0, 0),
+            "{what}"
+        );
         let messages: Vec<String> = events
             .all()
             .into_iter()
             .filter_map(|e| match e {
-                RecorderEvent::SubmissionFailed { message, will_retry: true, .. } => Some(message),
+                RecorderEvent::SubmissionFailed {
+                    message,
+                    will_retry: true,
+                    ..
+                } => Some(message),
                 _ => None,
             })
             .collect();
-        assert!(messages.iter().any(|m| m.contains(needle)), "{what}: no event says {needle:?}: {messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "{what}: no event says {needle:?}: {messages:?}"
+        );
     }
 }
 
@@ -365,7 +486,9 @@ fn refused_streams_back_off_alone_while_another_delivers() {
     let mut i = 0u32;
     while started.elapsed() < Duration::from_secs(2) {
         for stream in ["denied", "good", "missing"] {
-            recorder.save_record(format!("{stream}-{i}").into_bytes(), stream, None).unwrap();
+            recorder
+                .save_record(format!("{stream}-{i}").into_bytes(), stream, None)
+                .unwrap();
         }
         saved_good += 1;
         i += 1;
@@ -388,23 +511,51 @@ fn refused_streams_back_off_alone_while_another_delivers() {
         started.elapsed()
     );
     // One request each, then a long backoff (at least 30 s): no retry loop.
-    assert_eq!((count("missing"), count("denied")), (1, 1), "refused streams were retried in a loop");
-    assert!(count("good") >= 5, "the good stream was held back: {} requests", count("good"));
+    assert_eq!(
+        (count("missing"), count("denied")),
+        (1, 1),
+        "refused streams were retried in a loop"
+    );
+    assert!(
+        count("good") >= 5,
+        "the good stream was held back: {} requests",
+        count("good")
+    );
     // "denied" sorts first: the good stream behind it kept going after its refusal.
     let refusal = requests.iter().find(|r| r.body["StreamName"] == "denied").unwrap().at;
-    assert!(requests.iter().filter(|r| r.body["StreamName"] == "good" && r.at > refusal).count() >= 5);
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.body["StreamName"] == "good" && r.at > refusal)
+            .count()
+            >= 5
+    );
 
     let stats = recorder.stats().unwrap();
-    assert_eq!(stats.pending_records, 2 * saved_good, "the refused streams' records are all kept");
-    assert_eq!((stats.records_retried, stats.records_dropped_attempts_exhausted), (0, 0), "no attempt spent");
+    assert_eq!(
+        stats.pending_records,
+        2 * saved_good,
+        "the refused streams' records are all kept"
+    );
+    assert_eq!(
+        (stats.records_retried, stats.records_dropped_attempts_exhausted),
+        (0, 0),
+        "no attempt spent"
+    );
     for (stream, code, hint) in [
         ("missing", "ResourceNotFoundException", "create it"),
         ("denied", "AccessDeniedException", "kinesis:PutRecords"),
     ] {
         let state = stats.streams.iter().find(|s| s.stream_name == stream).unwrap();
         assert_eq!(state.pending_records, saved_good, "{stream}");
-        assert!(state.last_error.as_deref().unwrap_or_default().contains(code), "{stream}: {state:?}");
-        assert!(state.retry_in.unwrap_or_default() >= Duration::from_secs(25), "{stream}: {state:?}");
+        assert!(
+            state.last_error.as_deref().unwrap_or_default().contains(code),
+            "{stream}: {state:?}"
+        );
+        assert!(
+            state.retry_in.unwrap_or_default() >= Duration::from_secs(25),
+            "{stream}: {state:?}"
+        );
         let reported = events.all().into_iter().any(|e| {
             matches!(&e, RecorderEvent::SubmissionFailed { stream_name, code: Some(c), message, will_retry: false, .. }
                 if stream_name == stream && c == code && message.contains(hint))
@@ -412,7 +563,10 @@ fn refused_streams_back_off_alone_while_another_delivers() {
         assert!(reported, "{stream}: no SubmissionFailed event with {code} and a fix");
     }
     let good = stats.streams.iter().find(|s| s.stream_name == "good");
-    assert!(good.is_none_or(|s| s.pending_records == 0 && s.last_error.is_none()), "{good:?}");
+    assert!(
+        good.is_none_or(|s| s.pending_records == 0 && s.last_error.is_none()),
+        "{good:?}"
+    );
 }
 
 #[tokio::test]
@@ -435,7 +589,9 @@ async fn hours_offline_send_nothing_spend_nothing_and_drop_nothing() {
     while started.elapsed() < Duration::from_secs(2) {
         for _ in 0..20 {
             let data = format!("offline-{i:06}").into_bytes();
-            recorder.save_record(data.clone(), if i % 2 == 0 { "a" } else { "b" }, None).unwrap();
+            recorder
+                .save_record(data.clone(), if i % 2 == 0 { "a" } else { "b" }, None)
+                .unwrap();
             saved.insert(data);
             i += 1;
         }
@@ -459,9 +615,17 @@ async fn hours_offline_send_nothing_spend_nothing_and_drop_nothing() {
         server.connections.load(std::sync::atomic::Ordering::SeqCst)
     );
     assert_eq!(server.request_count(), 0, "requests sent while offline");
-    assert_eq!(server.connections.load(std::sync::atomic::Ordering::SeqCst), 0, "connections opened while offline");
+    assert_eq!(
+        server.connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "connections opened while offline"
+    );
     assert_eq!(stats.pending_records, saved.len() as u64);
-    assert_eq!((stats.requests_sent, stats.requests_failed, stats.records_retried), (0, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.requests_sent, stats.requests_failed, stats.records_retried),
+        (0, 0, 0),
+        "{stats:?}"
+    );
     assert_eq!(
         stats.records_dropped_attempts_exhausted + stats.records_dropped_expired + stats.records_dropped_storage_full,
         0
@@ -470,14 +634,25 @@ async fn hours_offline_send_nothing_spend_nothing_and_drop_nothing() {
 
     recorder.set_network_available(true);
     assert!(
-        wait_until(Duration::from_secs(20), || recorder.stats().unwrap().pending_records == 0),
+        wait_until(Duration::from_secs(20), || recorder.stats().unwrap().pending_records
+            == 0),
         "the backlog did not drain after the network came back"
     );
-    let delivered: Vec<Vec<u8>> = server.requests().iter().flat_map(|r| r.records()).map(|(_, d)| d).collect();
+    let delivered: Vec<Vec<u8>> = server
+        .requests()
+        .iter()
+        .flat_map(|r| r.records())
+        .map(|(_, d)| d)
+        .collect();
     let distinct: HashSet<&Vec<u8>> = delivered.iter().collect();
     assert_eq!(distinct.len(), saved.len(), "every offline record arrived");
     assert_eq!(delivered.len(), saved.len(), "and only once");
-    assert!(server.request_count() <= saved.len().div_ceil(500) + 2, "{} requests for a backlog of {}", server.request_count(), saved.len());
+    assert!(
+        server.request_count() <= saved.len().div_ceil(500) + 2,
+        "{} requests for a backlog of {}",
+        server.request_count(),
+        saved.len()
+    );
 }
 
 /// A stream that receives records faster than one request takes must not
@@ -501,14 +676,20 @@ fn a_busy_stream_does_not_starve_the_others() {
     let mut quiet_sent_after = None;
     let mut i = 0u32;
     while started.elapsed() < Duration::from_secs(3) {
-        recorder.save_record(format!("busy-{i}").into_bytes(), "busy", None).unwrap();
+        recorder
+            .save_record(format!("busy-{i}").into_bytes(), "busy", None)
+            .unwrap();
         i += 1;
         if quiet_sent_after.is_none() && server.requests().iter().any(|r| r.body["StreamName"] == "quiet") {
             quiet_sent_after = Some(started.elapsed());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let busy_requests = server.requests().iter().filter(|r| r.body["StreamName"] == "busy").count();
+    let busy_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.body["StreamName"] == "busy")
+        .count();
     println!("starvation: {busy_requests} requests for busy in 3 s; quiet first sent after {quiet_sent_after:?}");
     assert!(busy_requests > 10, "the busy stream itself was not being sent");
     assert!(

@@ -38,15 +38,24 @@ pub enum EntryResult {
 }
 
 fn seed() -> u64 {
-    let seed = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("fuzz: seed {seed} (FUZZ_SEED={seed} replays it)");
     seed
 }
 
 fn scale() -> u64 {
-    std::env::var("FUZZ_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    std::env::var("FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
 }
 
 // ---------------------------------------------------------------------------
@@ -56,8 +65,17 @@ fn scale() -> u64 {
 /// independently of the crate. Partition key length is counted in UTF-16 code
 /// units, as the service's Java validation and kinesalite count it: the
 /// conservative reading of "1 to 256 Unicode characters".
-fn reference_valid(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&str>, max_record_bytes: u64) -> Result<(), &'static str> {
-    if stream.is_empty() || stream.len() > 128 || !stream.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+fn reference_valid(
+    data: &[u8],
+    stream: &str,
+    key: Option<&str>,
+    hash: Option<&str>,
+    max_record_bytes: u64,
+) -> Result<(), &'static str> {
+    if stream.is_empty()
+        || stream.len() > 128
+        || !stream.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
         return Err("stream name");
     }
     if let Some(key) = key {
@@ -69,7 +87,10 @@ fn reference_valid(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&s
     if let Some(hash) = hash {
         // `0|([1-9]\d{0,38})`, matched whole.
         let pattern = hash == "0"
-            || (!hash.is_empty() && hash.len() <= 39 && !hash.starts_with('0') && hash.bytes().all(|b| b.is_ascii_digit()));
+            || (!hash.is_empty()
+                && hash.len() <= 39
+                && !hash.starts_with('0')
+                && hash.bytes().all(|b| b.is_ascii_digit()));
         if !pattern || hash.parse::<u128>().is_err() {
             return Err("explicit hash key");
         }
@@ -85,7 +106,9 @@ fn reference_valid(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&s
 }
 
 fn random_string(rng: &mut StdRng, alphabet: &[&str], len: usize) -> String {
-    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect()
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+        .collect()
 }
 
 fn boundary_len(rng: &mut StdRng, edges: &[usize]) -> usize {
@@ -118,7 +141,14 @@ fn random_save(rng: &mut StdRng) -> (Vec<u8>, String, Option<String>, Option<Str
     let hash = match rng.random_range(0..10) {
         0..=5 => None,
         6 => Some(["0", "00", "007", "-1", "+5", " 1", "1 ", "1e3", "", "0x10"][rng.random_range(0..10)].to_owned()),
-        7 => Some([u128::MAX.to_string(), "340282366920938463463374607431768211456".into(), "340282366920938463463374607431768211454".into()][rng.random_range(0..3)].clone()),
+        7 => Some(
+            [
+                u128::MAX.to_string(),
+                "340282366920938463463374607431768211456".into(),
+                "340282366920938463463374607431768211454".into(),
+            ][rng.random_range(0..3)]
+            .clone(),
+        ),
         _ => {
             let len = boundary_len(rng, &[1, 39]);
             let mut digits = random_string(rng, &["0", "1", "2", "5", "9"], len);
@@ -131,7 +161,9 @@ fn random_save(rng: &mut StdRng) -> (Vec<u8>, String, Option<String>, Option<Str
     let data_len = boundary_len(rng, &[0, 1, 600, 964, 1000]);
     // Cheap bytes with every value possible: a random start, a random step.
     let (start, step): (u8, u8) = (rng.random(), rng.random::<u8>() | 1);
-    let data = (0..data_len).map(|i| start.wrapping_add(step.wrapping_mul(i as u8))).collect();
+    let data = (0..data_len)
+        .map(|i| start.wrapping_add(step.wrapping_mul(i as u8)))
+        .collect();
     (data, stream, key, hash)
 }
 
@@ -145,7 +177,11 @@ fn random_saves_agree_with_the_service_rules() {
     config.max_record_bytes = 1000;
     config.max_storage_bytes = 1024 * 1024 * 1024;
     let recorder = Recorder::new(config, credentials()).unwrap();
-    let runs = std::env::var("FUZZ_SAVES").ok().and_then(|s| s.parse().ok()).unwrap_or(120_000) * scale();
+    let runs = std::env::var("FUZZ_SAVES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120_000)
+        * scale();
     let started = Instant::now();
     let mut accepted = 0u64;
     let mut disagreements: HashMap<String, (u64, String)> = HashMap::new();
@@ -171,16 +207,30 @@ fn random_saves_agree_with_the_service_rules() {
             (Err(rule), Err(error)) => format!("wrong error type for {rule}: {error}"),
         };
         let class_key = class.split(':').next().unwrap().to_owned();
-        let example = format!("stream {stream:?}, key {:?}, hash {hash:?}, {} data bytes", key.as_ref().map(|k| k.chars().take(12).collect::<String>() + "..."), data.len());
+        let example = format!(
+            "stream {stream:?}, key {:?}, hash {hash:?}, {} data bytes",
+            key.as_ref().map(|k| k.chars().take(12).collect::<String>() + "..."),
+            data.len()
+        );
         let entry = disagreements.entry(class_key).or_insert((0, example));
         entry.0 += 1;
     }
     recorder.flush().unwrap();
     let stored = recorder.stats().unwrap().pending_records;
-    println!("fuzz saves: {runs} inputs in {:.1?}, {accepted} accepted, {stored} stored, {} kinds of disagreement", started.elapsed(), disagreements.len());
+    println!(
+        "fuzz saves: {runs} inputs in {:.1?}, {accepted} accepted, {stored} stored, {} kinds of disagreement",
+        started.elapsed(),
+        disagreements.len()
+    );
     assert_eq!(stored, accepted, "records stored vs saves accepted");
-    assert!(accepted > runs / 10 && accepted < runs * 9 / 10, "the generator is lopsided: {accepted} of {runs} valid");
-    assert!(disagreements.is_empty(), "disagreements with the service rules: {disagreements:#?}");
+    assert!(
+        accepted > runs / 10 && accepted < runs * 9 / 10,
+        "the generator is lopsided: {accepted} of {runs} valid"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "disagreements with the service rules: {disagreements:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -198,17 +248,34 @@ fn model_body(rng: &mut StdRng, records: usize) -> (Vec<u8>, Option<Vec<EntryRes
     };
     let mut entries = Vec::new();
     for i in 0..count {
-        let code = ["ProvisionedThroughputExceededException", "InternalFailure", "", "Weird\u{1F600}"][rng.random_range(0..4)];
+        let code = [
+            "ProvisionedThroughputExceededException",
+            "InternalFailure",
+            "",
+            "Weird\u{1F600}",
+        ][rng.random_range(0..4)];
         let (entry, meaning) = match rng.random_range(0..12) {
-            0..=4 => (serde_json::json!({"SequenceNumber": format!("{i}"), "ShardId": "shardId-000000000001"}), Some(EntryResult::Accepted)),
-            5 => (serde_json::json!({"SequenceNumber": "1", "ErrorCode": null, "ErrorMessage": null}), Some(EntryResult::Accepted)),
+            0..=4 => (
+                serde_json::json!({"SequenceNumber": format!("{i}"), "ShardId": "shardId-000000000001"}),
+                Some(EntryResult::Accepted),
+            ),
+            5 => (
+                serde_json::json!({"SequenceNumber": "1", "ErrorCode": null, "ErrorMessage": null}),
+                Some(EntryResult::Accepted),
+            ),
             6..=7 => (
                 serde_json::json!({"ErrorCode": code, "ErrorMessage": "m"}),
-                Some(EntryResult::Rejected { code: code.into(), message: "m".into() }),
+                Some(EntryResult::Rejected {
+                    code: code.into(),
+                    message: "m".into(),
+                }),
             ),
             8 => (
                 serde_json::json!({"ErrorCode": code, "SequenceNumber": null}),
-                Some(EntryResult::Rejected { code: code.into(), message: String::new() }),
+                Some(EntryResult::Rejected {
+                    code: code.into(),
+                    message: String::new(),
+                }),
             ),
             9 => (serde_json::json!({"ShardId": "x"}), None),
             10 => (serde_json::json!({"SequenceNumber": 42}), None),
@@ -252,7 +319,8 @@ fn random_server_answers_keep_the_counters_exact() {
     let answers = Arc::new(AtomicU64::new(0));
     let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(seed)));
     let server = {
-        let (acknowledged, rejected, answers, rng) = (acknowledged.clone(), rejected.clone(), answers.clone(), rng.clone());
+        let (acknowledged, rejected, answers, rng) =
+            (acknowledged.clone(), rejected.clone(), answers.clone(), rng.clone());
         FaultServer::start(move |request, _| {
             answers.fetch_add(1, Ordering::SeqCst);
             let mut rng = rng.lock().unwrap();
@@ -312,7 +380,9 @@ fn random_server_answers_keep_the_counters_exact() {
                 let mut i = 0;
                 while started.elapsed() < budget {
                     for _ in 0..3 {
-                        recorder.save_record(format!("w{w}-{i}").into_bytes(), "s", None).unwrap();
+                        recorder
+                            .save_record(format!("w{w}-{i}").into_bytes(), "s", None)
+                            .unwrap();
                         i += 1;
                         saved += 1;
                     }
@@ -325,10 +395,16 @@ fn random_server_answers_keep_the_counters_exact() {
                 std::thread::sleep(Duration::from_millis(500));
                 let stats = recorder.stats().unwrap();
                 assert_eq!(
-                    stats.records_dropped_attempts_exhausted + stats.records_dropped_expired + stats.records_dropped_storage_full,
+                    stats.records_dropped_attempts_exhausted
+                        + stats.records_dropped_expired
+                        + stats.records_dropped_storage_full,
                     0
                 );
-                assert_eq!(stats.records_submitted + stats.pending_records, saved, "worker {w}: records lost");
+                assert_eq!(
+                    stats.records_submitted + stats.pending_records,
+                    saved,
+                    "worker {w}: records lost"
+                );
                 (stats.records_submitted, stats.records_retried)
             })
         })
@@ -344,6 +420,14 @@ fn random_server_answers_keep_the_counters_exact() {
         answers.load(Ordering::SeqCst),
         started.elapsed()
     );
-    assert_eq!(submitted, acknowledged.load(Ordering::SeqCst), "records_submitted vs entries acknowledged");
-    assert_eq!(retried, rejected.load(Ordering::SeqCst), "records_retried vs entries rejected");
+    assert_eq!(
+        submitted,
+        acknowledged.load(Ordering::SeqCst),
+        "records_submitted vs entries acknowledged"
+    );
+    assert_eq!(
+        retried,
+        rejected.load(Ordering::SeqCst),
+        "records_retried vs entries rejected"
+    );
 }

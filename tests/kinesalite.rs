@@ -43,8 +43,13 @@ async fn records_from_many_threads_arrive_byte_for_byte() {
             expected.entry(stream).or_default().push((key, data));
         }
     }
-    recorder.save_record_with_hash_key(b"hashed".to_vec(), "events", Some("k".into()), Some("0".into())).unwrap();
-    expected.get_mut("events").unwrap().push(("k".into(), b"hashed".to_vec()));
+    recorder
+        .save_record_with_hash_key(b"hashed".to_vec(), "events", Some("k".into()), Some("0".into()))
+        .unwrap();
+    expected
+        .get_mut("events")
+        .unwrap()
+        .push(("k".into(), b"hashed".to_vec()));
 
     let report = recorder.submit_all_records().await.unwrap();
     assert_eq!(report.records_submitted, 1201, "{report:?}");
@@ -61,7 +66,10 @@ async fn records_from_many_threads_arrive_byte_for_byte() {
         assert!(got == want, "{stream}: records differ");
     }
     let stats = recorder.stats().unwrap();
-    assert_eq!((stats.pending_records, stats.pending_bytes, stats.records_submitted), (0, 0, 1201));
+    assert_eq!(
+        (stats.pending_records, stats.pending_bytes, stats.records_submitted),
+        (0, 0, 1201)
+    );
 }
 
 #[tokio::test]
@@ -111,7 +119,11 @@ async fn a_missing_stream_does_not_block_the_others() {
     let stats = recorder.stats().unwrap();
     assert_eq!((stats.pending_records, stats.records_retried), (10, 0));
     let absent = stats.streams.iter().find(|s| s.stream_name == "absent").unwrap();
-    assert!(absent.last_error.as_deref().unwrap().contains("ResourceNotFoundException"));
+    assert!(absent
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("ResourceNotFoundException"));
     assert!(absent.retry_in.is_some());
     assert!(events.all().iter().any(|e| matches!(e,
         RecorderEvent::SubmissionFailed { stream_name, will_retry: false, .. } if stream_name == "absent")));
@@ -119,7 +131,11 @@ async fn a_missing_stream_does_not_block_the_others() {
     // Once the stream exists, the same records go through.
     create_stream(&sdk, "absent", 1).await;
     let report = recorder.submit_all_records().await.unwrap();
-    assert_eq!((report.records_submitted, report.records_remaining), (10, 0), "{report:?}");
+    assert_eq!(
+        (report.records_submitted, report.records_remaining),
+        (10, 0),
+        "{report:?}"
+    );
     assert_eq!(read_stream(&sdk, "absent").await.len(), 10);
 }
 
@@ -144,11 +160,18 @@ async fn offline_records_wait_then_drain_by_themselves() {
     // Many intervals pass offline: no request, no attempt spent.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = recorder.stats().unwrap();
-    assert_eq!((stats.requests_sent, stats.requests_failed, stats.records_retried), (0, 0, 0));
+    assert_eq!(
+        (stats.requests_sent, stats.requests_failed, stats.records_retried),
+        (0, 0, 0)
+    );
     assert_eq!(stats.pending_records, 50);
 
     recorder.set_network_available(true);
-    assert!(wait_until(Duration::from_secs(10), || recorder.stats().unwrap().pending_records == 0));
+    assert!(wait_until(Duration::from_secs(10), || recorder
+        .stats()
+        .unwrap()
+        .pending_records
+        == 0));
     assert_eq!(read_stream(&sdk, "s").await.len(), 50);
 }
 
@@ -170,10 +193,18 @@ async fn background_submission_follows_the_threshold_and_the_interval() {
     }
     recorder.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(recorder.stats().unwrap().pending_records, 9, "below the threshold nothing is sent");
+    assert_eq!(
+        recorder.stats().unwrap().pending_records,
+        9,
+        "below the threshold nothing is sent"
+    );
     recorder.save_record(vec![9], "s", None).unwrap();
     recorder.flush().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || recorder.stats().unwrap().pending_records == 0));
+    assert!(wait_until(Duration::from_secs(10), || recorder
+        .stats()
+        .unwrap()
+        .pending_records
+        == 0));
     drop(recorder);
 
     // Interval: one record goes out after the interval, without a threshold.
@@ -186,7 +217,11 @@ async fn background_submission_follows_the_threshold_and_the_interval() {
     let recorder = Recorder::new(by_interval, credentials()).unwrap();
     recorder.save_record(b"late".to_vec(), "s", None).unwrap();
     recorder.flush().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || recorder.stats().unwrap().pending_records == 0));
+    assert!(wait_until(Duration::from_secs(10), || recorder
+        .stats()
+        .unwrap()
+        .pending_records
+        == 0));
     assert_eq!(read_stream(&sdk, "s").await.len(), 11);
 }
 
@@ -210,7 +245,11 @@ async fn submit_after_every_save_is_coalesced() {
     let stats = recorder.stats().unwrap();
     assert_eq!(stats.pending_records, 0);
     assert_eq!(read_stream(&sdk, "s").await.len(), 200);
-    assert!(stats.requests_sent <= 10, "200 submits made {} requests", stats.requests_sent);
+    assert!(
+        stats.requests_sent <= 10,
+        "200 submits made {} requests",
+        stats.requests_sent
+    );
 }
 
 #[tokio::test]
@@ -221,21 +260,47 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
     recorder.save_record(b"kept".to_vec(), "s", None).unwrap();
     let bad: Vec<(&str, Result<(), RecorderError>)> = vec![
         ("empty data", recorder.save_record(vec![], "s", None)),
-        ("oversize data", recorder.save_record(vec![0; 1024 * 1024], "s", Some("k".into()))),
-        ("empty partition key", recorder.save_record(b"x".to_vec(), "s", Some(String::new()))),
-        ("257-character key", recorder.save_record(b"x".to_vec(), "s", Some("k".repeat(257)))),
+        (
+            "oversize data",
+            recorder.save_record(vec![0; 1024 * 1024], "s", Some("k".into())),
+        ),
+        (
+            "empty partition key",
+            recorder.save_record(b"x".to_vec(), "s", Some(String::new())),
+        ),
+        (
+            "257-character key",
+            recorder.save_record(b"x".to_vec(), "s", Some("k".repeat(257))),
+        ),
         ("empty stream", recorder.save_record(b"x".to_vec(), "", None)),
         ("bad stream", recorder.save_record(b"x".to_vec(), "a/b", None)),
-        ("long stream", recorder.save_record(b"x".to_vec(), &"s".repeat(129), None)),
-        ("hash key not a number", recorder.save_record_with_hash_key(b"x".to_vec(), "s", None, Some("abc".into()))),
-        ("hash key negative", recorder.save_record_with_hash_key(b"x".to_vec(), "s", None, Some("-1".into()))),
+        (
+            "long stream",
+            recorder.save_record(b"x".to_vec(), &"s".repeat(129), None),
+        ),
+        (
+            "hash key not a number",
+            recorder.save_record_with_hash_key(b"x".to_vec(), "s", None, Some("abc".into())),
+        ),
+        (
+            "hash key negative",
+            recorder.save_record_with_hash_key(b"x".to_vec(), "s", None, Some("-1".into())),
+        ),
         (
             "hash key 2^128",
-            recorder.save_record_with_hash_key(b"x".to_vec(), "s", None, Some("340282366920938463463374607431768211456".into())),
+            recorder.save_record_with_hash_key(
+                b"x".to_vec(),
+                "s",
+                None,
+                Some("340282366920938463463374607431768211456".into()),
+            ),
         ),
     ];
     for (what, result) in bad {
-        assert!(matches!(result, Err(RecorderError::InvalidInput { .. })), "{what}: {result:?}");
+        assert!(
+            matches!(result, Err(RecorderError::InvalidInput { .. })),
+            "{what}: {result:?}"
+        );
     }
     recorder.flush().unwrap();
     assert_eq!(recorder.stats().unwrap().pending_records, 1);
@@ -247,12 +312,21 @@ async fn bad_configuration_is_refused() {
     let base = config(&dir, "http://127.0.0.1:1");
     let cases: Vec<(&str, Box<dyn Fn(&mut kinesis_recorder::RecorderConfig)>)> = vec![
         ("region", Box::new(|c| c.region = "moon".into())),
-        ("plain http to a remote host", Box::new(|c| c.endpoint = Some("http://example.com".into()))),
+        (
+            "plain http to a remote host",
+            Box::new(|c| c.endpoint = Some("http://example.com".into())),
+        ),
         ("endpoint not a URL", Box::new(|c| c.endpoint = Some("::".into()))),
         ("zero storage", Box::new(|c| c.max_storage_bytes = 0)),
         ("zero record size", Box::new(|c| c.max_record_bytes = 0)),
-        ("record over 10 MiB", Box::new(|c| c.max_record_bytes = 11 * 1024 * 1024)),
-        ("request over 10 MiB", Box::new(|c| c.max_request_bytes = 11 * 1024 * 1024)),
+        (
+            "record over 10 MiB",
+            Box::new(|c| c.max_record_bytes = 11 * 1024 * 1024),
+        ),
+        (
+            "request over 10 MiB",
+            Box::new(|c| c.max_request_bytes = 11 * 1024 * 1024),
+        ),
         ("zero records per request", Box::new(|c| c.max_records_per_request = 0)),
         ("501 records per request", Box::new(|c| c.max_records_per_request = 501)),
         ("zero attempts", Box::new(|c| c.max_attempts = 0)),
@@ -264,7 +338,14 @@ async fn bad_configuration_is_refused() {
         let mut config = base.clone();
         change(&mut config);
         let result = Recorder::new(config, credentials());
-        assert!(matches!(result, Err(RecorderError::InvalidInput { .. })), "{what}: {:?}", result.err());
+        assert!(
+            matches!(result, Err(RecorderError::InvalidInput { .. })),
+            "{what}: {:?}",
+            result.err()
+        );
     }
-    assert!(!dir.path().join("records.db").exists(), "no store is created for a bad configuration");
+    assert!(
+        !dir.path().join("records.db").exists(),
+        "no store is created for a bad configuration"
+    );
 }

@@ -15,14 +15,23 @@ use harness::*;
 use kinesis_recorder::{Recorder, RecorderError, RecorderEvent, StaticCredentialsProvider};
 use support::*;
 
-async fn submit_with(endpoint: &str, key: &str, secret: &str, token: Option<String>, stream: &str, n: u8) -> (kinesis_recorder::SubmitReport, Vec<RecorderEvent>, u64) {
+async fn submit_with(
+    endpoint: &str,
+    key: &str,
+    secret: &str,
+    token: Option<String>,
+    stream: &str,
+    n: u8,
+) -> (kinesis_recorder::SubmitReport, Vec<RecorderEvent>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let provider = Arc::new(StaticCredentialsProvider::new(key, secret, token));
     let recorder = Recorder::new(config(&dir, endpoint), provider).unwrap();
     let events = Arc::new(Events::default());
     recorder.set_listener(Some(events.clone()));
     for i in 0..n {
-        recorder.save_record(format!("{stream}-{key}-{i}").into_bytes(), stream, None).unwrap();
+        recorder
+            .save_record(format!("{stream}-{key}-{i}").into_bytes(), stream, None)
+            .unwrap();
     }
     let report = recorder.submit_all_records().await.unwrap();
     let pending = recorder.stats().unwrap().pending_records;
@@ -48,17 +57,36 @@ async fn signatures_are_verified_by_moto() {
     let error = &report.errors[0];
     assert_eq!(error.code.as_deref(), Some("SignatureDoesNotMatch"), "{report:?}");
     assert!(error.message.contains("secret key is wrong"), "{error:?}");
-    assert!(events.iter().any(|e| matches!(e, RecorderEvent::SubmissionFailed { code: Some(c), .. } if c == "SignatureDoesNotMatch")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RecorderEvent::SubmissionFailed { code: Some(c), .. } if c == "SignatureDoesNotMatch")));
 
     // Session credentials with their token: accepted.
-    let (report, _, pending) = submit_with(&server.endpoint, &s_key, &s_secret, Some(s_token.clone()), "signed", 4).await;
+    let (report, _, pending) =
+        submit_with(&server.endpoint, &s_key, &s_secret, Some(s_token.clone()), "signed", 4).await;
     assert_eq!((report.records_submitted, pending), (4, 0), "{report:?}");
     // The same keys without the token, or with another token: refused, kept.
     let (report, _, pending) = submit_with(&server.endpoint, &s_key, &s_secret, None, "signed", 2).await;
-    assert_eq!((report.records_submitted, pending), (0, 2), "without its token: {report:?}");
+    assert_eq!(
+        (report.records_submitted, pending),
+        (0, 2),
+        "without its token: {report:?}"
+    );
     assert!(report.errors[0].code.is_some(), "{report:?}");
-    let (report, _, pending) = submit_with(&server.endpoint, &s_key, &s_secret, Some(format!("{s_token}x")), "signed", 2).await;
-    assert_eq!((report.records_submitted, pending), (0, 2), "with a wrong token: {report:?}");
+    let (report, _, pending) = submit_with(
+        &server.endpoint,
+        &s_key,
+        &s_secret,
+        Some(format!("{s_token}x")),
+        "signed",
+        2,
+    )
+    .await;
+    assert_eq!(
+        (report.records_submitted, pending),
+        (0, 2),
+        "with a wrong token: {report:?}"
+    );
 
     // Exactly the accepted records arrived.
     let arrived = read_stream(&sdk, "signed").await;
@@ -70,9 +98,24 @@ async fn signatures_are_verified_by_moto() {
     let request = &wire.requests()[0];
     assert_eq!(request.header("x-amz-security-token"), Some(s_token.as_str()));
     let authorization = request.header("authorization").unwrap();
-    let signed = authorization.split("SignedHeaders=").nth(1).unwrap().split(',').next().unwrap();
-    for header in ["content-type", "host", "x-amz-date", "x-amz-security-token", "x-amz-target"] {
-        assert!(signed.split(';').any(|h| h == header), "{header} not signed: {authorization}");
+    let signed = authorization
+        .split("SignedHeaders=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    for header in [
+        "content-type",
+        "host",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-target",
+    ] {
+        assert!(
+            signed.split(';').any(|h| h == header),
+            "{header} not signed: {authorization}"
+        );
     }
     assert!(!authorization.contains(&s_secret), "the secret itself is on the wire");
 }
@@ -102,17 +145,38 @@ async fn credentials_never_reach_the_store_or_the_logs() {
     // run -vv: records, background submits, a stream that does not exist (error paths).
     let lines: String = (0..300).map(|i| format!("line {i}\n")).collect();
     for stream in ["creds", "absent"] {
-        let args = [&["-vv", "run", "--db", &db, "--stream", stream, "--interval", "20ms", "--threshold-records", "50"][..], &online[..]].concat();
+        let args = [
+            &[
+                "-vv",
+                "run",
+                "--db",
+                &db,
+                "--stream",
+                stream,
+                "--interval",
+                "20ms",
+                "--threshold-records",
+                "50",
+            ][..],
+            &online[..],
+        ]
+        .concat();
         let output = run_command(with_canaries(&args), lines.as_bytes());
         logs.push((format!("run {stream}"), output.stdout, output.stderr));
     }
     // A run killed mid-way leaves its WAL behind.
-    let mut killed = with_canaries(&[&["-vv", "run", "--db", &db, "--stream", "creds", "--interval", "20ms"][..], &online[..]].concat())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut killed = with_canaries(
+        &[
+            &["-vv", "run", "--db", &db, "--stream", "creds", "--interval", "20ms"][..],
+            &online[..],
+        ]
+        .concat(),
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     killed.stdin.as_mut().unwrap().write_all(lines.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let wal_while_killed: Vec<(std::path::PathBuf, Vec<u8>)> = files_with_prefix(dir.path(), "creds.db");
@@ -128,8 +192,15 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         logs.push((args.join(" "), output.stdout, output.stderr));
     }
     let log_bytes: usize = logs.iter().map(|(_, o, e)| o.len() + e.len()).sum();
-    assert!(log_bytes > 10_000, "the trace logs are suspiciously short ({log_bytes} bytes): is tracing on?");
-    assert!(logs.iter().any(|(_, _, e)| String::from_utf8_lossy(e).contains("ResourceNotFoundException")), "the error paths ran");
+    assert!(
+        log_bytes > 10_000,
+        "the trace logs are suspiciously short ({log_bytes} bytes): is tracing on?"
+    );
+    assert!(
+        logs.iter()
+            .any(|(_, _, e)| String::from_utf8_lossy(e).contains("ResourceNotFoundException")),
+        "the error paths ran"
+    );
 
     let mut leaks = Vec::new();
     for (what, stdout, stderr) in &logs {
@@ -139,7 +210,10 @@ async fn credentials_never_reach_the_store_or_the_logs() {
             }
         }
     }
-    let files: Vec<_> = wal_while_killed.into_iter().chain(files_with_prefix(dir.path(), "creds.db")).collect();
+    let files: Vec<_> = wal_while_killed
+        .into_iter()
+        .chain(files_with_prefix(dir.path(), "creds.db"))
+        .collect();
     assert!(!files.is_empty());
     for (path, bytes) in &files {
         for (name, canary) in [("secret", SECRET), ("session token", TOKEN)] {
@@ -208,7 +282,12 @@ fn plain_http_is_refused_to_any_host_but_loopback() {
             other => panic!("{endpoint}: expected InvalidInput, got {:?}", other.err()),
         }
     }
-    for endpoint in ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://kinesis.invalid"] {
+    for endpoint in [
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+        "http://[::1]:1",
+        "https://kinesis.invalid",
+    ] {
         let recorder = Recorder::new(config(&dir, endpoint), credentials());
         assert!(recorder.is_ok(), "{endpoint}: {:?}", recorder.err());
     }
@@ -232,14 +311,42 @@ async fn tls_certificate_errors_are_errors_and_keep_the_records() {
             recorder.save_record(vec![i], "s", None).unwrap();
         }
         let report = recorder.submit_all_records().await.unwrap();
-        assert_eq!((report.records_submitted, report.records_remaining), (0, 3), "{host}: {report:?}");
+        assert_eq!(
+            (report.records_submitted, report.records_remaining),
+            (0, 3),
+            "{host}: {report:?}"
+        );
         let message = &report.errors[0].message;
-        assert!(message.to_lowercase().contains("certificate"), "{host}: not a certificate error: {message}");
+        assert!(
+            message.to_lowercase().contains("certificate"),
+            "{host}: not a certificate error: {message}"
+        );
         let stats = recorder.stats().unwrap();
-        assert_eq!((stats.pending_records, stats.records_retried, stats.records_dropped_attempts_exhausted), (3, 0, 0));
+        assert_eq!(
+            (
+                stats.pending_records,
+                stats.records_retried,
+                stats.records_dropped_attempts_exhausted
+            ),
+            (3, 0, 0)
+        );
         println!("TLS to {host}: {message}");
     }
     // The connections reached the TLS server and failed in the handshake; none was answered.
-    assert!(wait_until(Duration::from_secs(2), || server.log().iter().any(|l| l.starts_with("HANDSHAKE failed"))), "{:?}", server.log());
-    assert!(!server.log().iter().any(|l| l.starts_with("HANDSHAKE ok") || l.starts_with("ANSWERED")), "{:?}", server.log());
+    assert!(
+        wait_until(Duration::from_secs(2), || server
+            .log()
+            .iter()
+            .any(|l| l.starts_with("HANDSHAKE failed"))),
+        "{:?}",
+        server.log()
+    );
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|l| l.starts_with("HANDSHAKE ok") || l.starts_with("ANSWERED")),
+        "{:?}",
+        server.log()
+    );
 }

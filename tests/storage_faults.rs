@@ -25,7 +25,8 @@ fn offline_config(path: &str) -> RecorderConfig {
 fn integrity(path: &str) -> String {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-    conn.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0)).unwrap()
+    conn.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
+        .unwrap()
 }
 
 fn storage_failure(result: Result<Recorder, RecorderError>) -> String {
@@ -81,15 +82,24 @@ async fn a_full_disk_gives_a_clear_error_keeps_the_store_valid_and_recovers() {
     println!("disk full after {} accepted saves: {failure}", accepted.len());
     match &failure {
         RecorderError::StorageFailure { .. } => {
-            assert!(failure.to_string().contains("full"), "the error does not say the disk is full: {failure}")
+            assert!(
+                failure.to_string().contains("full"),
+                "the error does not say the disk is full: {failure}"
+            )
         }
         other => panic!("expected StorageFailure, got {other:?}"),
     }
     // While the disk refuses writes, saves fail at once with the same error.
     let start = Instant::now();
     let refused = recorder.save_record(b"while full".to_vec(), "s", None);
-    assert!(matches!(refused, Err(RecorderError::StorageFailure { .. })), "{refused:?}");
-    assert!(start.elapsed() < Duration::from_millis(100), "a save blocked on a full disk");
+    assert!(
+        matches!(refused, Err(RecorderError::StorageFailure { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "a save blocked on a full disk"
+    );
 
     // A submit while full: sending works, recording the outcome may not; nothing may be lost.
     let report = recorder.submit_all_records().await.unwrap();
@@ -109,7 +119,12 @@ async fn a_full_disk_gives_a_clear_error_keeps_the_store_valid_and_recovers() {
     recorder.flush().unwrap();
     let report = recorder.submit_all_records().await.unwrap();
     assert_eq!(report.records_remaining, 0, "{report:?}");
-    let delivered: HashSet<Vec<u8>> = server.requests().iter().flat_map(|r| r.records()).map(|(_, d)| d).collect();
+    let delivered: HashSet<Vec<u8>> = server
+        .requests()
+        .iter()
+        .flat_map(|r| r.records())
+        .map(|(_, d)| d)
+        .collect();
     let lost = accepted.iter().filter(|d| !delivered.contains(*d)).count();
     assert_eq!(lost, 0, "{lost} of {} accepted records never delivered", accepted.len());
     recorder.shutdown();
@@ -130,7 +145,9 @@ async fn a_full_disk_gives_a_clear_error_keeps_the_store_valid_and_recovers() {
         sizes(tmpfs.path())
     );
     let recorder = Recorder::new(config.clone(), credentials()).unwrap();
-    let saved = recorder.save_record(b"after the drain".to_vec(), "s", None).and_then(|_| recorder.flush());
+    let saved = recorder
+        .save_record(b"after the drain".to_vec(), "s", None)
+        .and_then(|_| recorder.flush());
     assert!(
         saved.is_ok(),
         "a drained store still fills the disk ({} bytes free, files {:?}): {saved:?}",
@@ -157,7 +174,9 @@ async fn a_full_disk_gives_a_clear_error_keeps_the_store_valid_and_recovers() {
     assert_eq!(integrity(&db), "ok", "after a shutdown on a full disk");
     match Recorder::new(config.clone(), credentials()) {
         Ok(recorder) => {
-            let result = recorder.save_record(vec![b'z'; 8 * 1024], "s", None).and_then(|_| recorder.flush());
+            let result = recorder
+                .save_record(vec![b'z'; 8 * 1024], "s", None)
+                .and_then(|_| recorder.flush());
             println!("reopened while full: save -> {result:?}");
         }
         Err(error) => {
@@ -176,8 +195,18 @@ async fn a_full_disk_gives_a_clear_error_keeps_the_store_valid_and_recovers() {
 
 /// Free bytes of the file system holding `dir`.
 fn available(dir: &std::path::Path) -> u64 {
-    let output = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().unwrap();
-    String::from_utf8_lossy(&output.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+    let output = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Bytes that no SQLite reader takes for a database.
@@ -188,7 +217,9 @@ fn garbage(len: usize) -> Vec<u8> {
 fn make_store(path: &str, records: u32) {
     let recorder = Recorder::new(offline_config(path), credentials()).unwrap();
     for i in 0..records {
-        recorder.save_record(vec![b'r'; 500 + i as usize], if i % 2 == 0 { "a" } else { "b" }, None).unwrap();
+        recorder
+            .save_record(vec![b'r'; 500 + i as usize], if i % 2 == 0 { "a" } else { "b" }, None)
+            .unwrap();
     }
     recorder.flush().unwrap();
     recorder.shutdown();
@@ -198,7 +229,11 @@ fn make_store(path: &str, records: u32) {
 fn assert_unchanged(path: &str, before: &[u8], what: &str) {
     let now = std::fs::read(path).unwrap();
     if now != before {
-        let first = now.iter().zip(before).position(|(a, b)| a != b).unwrap_or(now.len().min(before.len()));
+        let first = now
+            .iter()
+            .zip(before)
+            .position(|(a, b)| a != b)
+            .unwrap_or(now.len().min(before.len()));
         panic!(
             "{what}: the file was changed by a failed open ({} bytes before, {} after, first difference at byte {first})",
             before.len(),
@@ -211,8 +246,14 @@ fn assert_unchanged(path: &str, before: &[u8], what: &str) {
 fn corrupt_or_foreign_files_give_a_clear_error_and_can_be_moved_aside() {
     type Damage = Box<dyn Fn(&str)>;
     let cases: Vec<(&str, Damage)> = vec![
-        ("a text file", Box::new(|path| std::fs::write(path, "not a database\n".repeat(300)).unwrap())),
-        ("random bytes", Box::new(|path| std::fs::write(path, garbage(64 * 1024)).unwrap())),
+        (
+            "a text file",
+            Box::new(|path| std::fs::write(path, "not a database\n".repeat(300)).unwrap()),
+        ),
+        (
+            "random bytes",
+            Box::new(|path| std::fs::write(path, garbage(64 * 1024)).unwrap()),
+        ),
         (
             "a store with a garbage header",
             Box::new(|path| {
@@ -245,8 +286,10 @@ fn corrupt_or_foreign_files_give_a_clear_error_and_can_be_moved_aside() {
             "an SQLite database of another application",
             Box::new(|path| {
                 let conn = rusqlite::Connection::open(path).unwrap();
-                conn.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada');")
-                    .unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada');",
+                )
+                .unwrap();
             }),
         ),
     ];
@@ -259,7 +302,10 @@ fn corrupt_or_foreign_files_give_a_clear_error_and_can_be_moved_aside() {
         let before = std::fs::read(&path).unwrap();
         let message = storage_failure(Recorder::new(offline_config(&path), credentials()));
         println!("{what}: {message}");
-        assert!(message.contains(&path), "{what}: the error does not name the file: {message}");
+        assert!(
+            message.contains(&path),
+            "{what}: the error does not name the file: {message}"
+        );
         assert!(
             message.contains("move it aside") || message.contains("delete it"),
             "{what}: the error does not say how to recover: {message}"
@@ -298,7 +344,8 @@ fn a_failed_open_keeps_the_wal_and_moving_aside_takes_it_along() {
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         conn.execute_batch("CREATE TABLE t (x TEXT)").unwrap();
         for i in 0..50 {
-            conn.execute("INSERT INTO t VALUES (?1)", [format!("committed row {i}")]).unwrap();
+            conn.execute("INSERT INTO t VALUES (?1)", [format!("committed row {i}")])
+                .unwrap();
         }
         std::fs::copy(&live, &path).unwrap();
         std::fs::copy(format!("{}-wal", live.display()), format!("{path}-wal")).unwrap();
@@ -319,7 +366,10 @@ fn a_failed_open_keeps_the_wal_and_moving_aside_takes_it_along() {
 
     let moved = Recorder::move_aside_store(&path).unwrap();
     assert_unchanged(&format!("{moved}-wal"), &wal, "the WAL moved aside");
-    assert!(!std::path::Path::new(&format!("{path}-wal")).exists(), "a stale WAL would be replayed into the new store");
+    assert!(
+        !std::path::Path::new(&format!("{path}-wal")).exists(),
+        "a stale WAL would be replayed into the new store"
+    );
     let recorder = Recorder::new(offline_config(&path), credentials()).unwrap();
     recorder.save_record(b"fresh".to_vec(), "s", None).unwrap();
     recorder.flush().unwrap();
@@ -339,12 +389,19 @@ fn a_store_from_a_newer_version_is_refused_and_left_alone() {
     let message = storage_failure(Recorder::new(offline_config(&path), credentials()));
     println!("newer schema: {message}");
     assert!(message.contains("newer version"), "{message}");
-    assert!(message.contains("99"), "the error does not give the version found: {message}");
+    assert!(
+        message.contains("99"),
+        "the error does not give the version found: {message}"
+    );
     assert!(message.contains(&path), "{message}");
     let (version, records): (i64, i64) = {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
-        (version, conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0)).unwrap())
+        (
+            version,
+            conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0))
+                .unwrap(),
+        )
     };
     assert_eq!((version, records), (99, 10), "the newer store was modified");
     assert_eq!(integrity(&path), "ok");
@@ -359,10 +416,17 @@ fn an_unusable_path_gives_a_storage_failure_not_a_panic() {
     std::fs::write(&file, b"x").unwrap();
     for (what, path) in [
         ("a directory", as_dir.to_str().unwrap().to_owned()),
-        ("a path under a regular file", file.join("records.db").to_str().unwrap().to_owned()),
+        (
+            "a path under a regular file",
+            file.join("records.db").to_str().unwrap().to_owned(),
+        ),
     ] {
         let result = std::panic::catch_unwind(|| Recorder::new(offline_config(&path), credentials()).map(Arc::new));
         let result = result.unwrap_or_else(|_| panic!("{what}: Recorder::new panicked"));
-        assert!(matches!(result, Err(RecorderError::StorageFailure { .. })), "{what}: {:?}", result.err());
+        assert!(
+            matches!(result, Err(RecorderError::StorageFailure { .. })),
+            "{what}: {:?}",
+            result.err()
+        );
     }
 }

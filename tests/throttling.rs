@@ -18,7 +18,11 @@ use support::{config, create_stream, credentials, read_stream, test_client};
 fn throttling_server() -> String {
     let (ready, endpoint) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let options = ferrokinesis::store::StoreOptions {
                 create_stream_ms: 0,
@@ -29,11 +33,15 @@ fn throttling_server() -> String {
             // The library leaves axum's 2 MB body limit on; the service takes 10 MiB.
             let app = app.layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            ready.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
+            ready
+                .send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
             axum::serve(listener, app).await.unwrap();
         });
     });
-    endpoint.recv_timeout(Duration::from_secs(10)).expect("ferrokinesis did not start")
+    endpoint
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ferrokinesis did not start")
 }
 
 struct Run {
@@ -57,7 +65,9 @@ fn drain_through_throttling(stream: &str, records: Vec<Vec<u8>>) -> Run {
     config.request_timeout = Duration::from_secs(10);
     let recorder = Recorder::new(config, credentials()).unwrap();
     for (i, data) in records.iter().enumerate() {
-        recorder.save_record(data.clone(), stream, Some(format!("key-{i}"))).unwrap();
+        recorder
+            .save_record(data.clone(), stream, Some(format!("key-{i}")))
+            .unwrap();
     }
     recorder.flush().unwrap();
 
@@ -65,13 +75,24 @@ fn drain_through_throttling(stream: &str, records: Vec<Vec<u8>>) -> Run {
     let mut submits = 0;
     while recorder.stats().unwrap().pending_records > 0 {
         submits += 1;
-        assert!(submits <= 10, "still pending after 10 submits: {:?}", recorder.stats().unwrap());
+        assert!(
+            submits <= 10,
+            "still pending after 10 submits: {:?}",
+            recorder.stats().unwrap()
+        );
         let report = runtime.block_on(recorder.submit_all_records()).unwrap();
-        assert!(report.errors.is_empty(), "throttling is not a stream error: {:?}", report.errors);
+        assert!(
+            report.errors.is_empty(),
+            "throttling is not a stream error: {:?}",
+            report.errors
+        );
     }
     let elapsed = start.elapsed();
     let stats = recorder.stats().unwrap();
-    assert_eq!(stats.records_dropped_attempts_exhausted, 0, "a throttled record was given up: {stats:?}");
+    assert_eq!(
+        stats.records_dropped_attempts_exhausted, 0,
+        "a throttled record was given up: {stats:?}"
+    );
     assert_eq!(stats.records_submitted, records.len() as u64);
 
     let mut expected: HashMap<(String, Vec<u8>), usize> = HashMap::new();
@@ -106,9 +127,17 @@ fn record_rate_throttling_resends_only_the_refused_records() {
     assert!(run.throttled > 0, "the server never throttled: the test proves nothing");
     assert_eq!(run.retried, run.throttled, "only throttled records are resent");
     // The shard takes 1,000 records/s: it cannot have been faster than ~2 s.
-    assert!(run.elapsed >= Duration::from_millis(1_900), "faster than the shard allows: {:?}", run.elapsed);
+    assert!(
+        run.elapsed >= Duration::from_millis(1_900),
+        "faster than the shard allows: {:?}",
+        run.elapsed
+    );
     // Backoff, not a busy loop: 6 full requests would do; a spin makes hundreds.
-    assert!(run.requests <= 40, "{} requests: the backoff is not obeyed", run.requests);
+    assert!(
+        run.requests <= 40,
+        "{} requests: the backoff is not obeyed",
+        run.requests
+    );
 }
 
 #[test]
@@ -124,6 +153,14 @@ fn byte_rate_throttling_resends_only_the_refused_records() {
     );
     assert!(run.throttled > 0, "the server never throttled: the test proves nothing");
     assert_eq!(run.retried, run.throttled);
-    assert!(run.elapsed >= Duration::from_millis(1_400), "faster than the shard allows: {:?}", run.elapsed);
-    assert!(run.requests <= 40, "{} requests: the backoff is not obeyed", run.requests);
+    assert!(
+        run.elapsed >= Duration::from_millis(1_400),
+        "faster than the shard allows: {:?}",
+        run.elapsed
+    );
+    assert!(
+        run.requests <= 40,
+        "{} requests: the backoff is not obeyed",
+        run.requests
+    );
 }

@@ -16,7 +16,11 @@ use kinesis_recorder::{
 };
 
 #[derive(Parser)]
-#[command(name = "kinesis-recorder", version, about = "Offline-first recorder for Amazon Kinesis Data Streams")]
+#[command(
+    name = "kinesis-recorder",
+    version,
+    about = "Offline-first recorder for Amazon Kinesis Data Streams"
+)]
 struct Cli {
     /// Log what the recorder does to stderr (repeat for more: -vv).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -142,7 +146,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KINESIS_RECORDER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(command: Command) -> Result<ExitCode, RecorderError> {
@@ -155,7 +162,11 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             let all_stored = record_lines(&recorder, &input, std::io::stdin().lock())?;
             recorder.flush()?;
             recorder.shutdown();
-            Ok(if all_stored { ExitCode::SUCCESS } else { ExitCode::from(2) })
+            Ok(if all_stored {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::Submit { db, endpoint } => {
             let mut config = config(&db, Some(&endpoint))?;
@@ -217,7 +228,11 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             let report = recorder.submit_all_records().await?;
             print_report(&report);
             recorder.shutdown();
-            Ok(if !all_stored { ExitCode::from(2) } else { exit_for(&report) })
+            Ok(if !all_stored {
+                ExitCode::from(2)
+            } else {
+                exit_for(&report)
+            })
         }
     }
 }
@@ -230,9 +245,11 @@ fn record_lines(recorder: &Recorder, input: &Input, mut lines: impl BufRead) -> 
     let mut number = 0u64;
     loop {
         line.clear();
-        let read = lines.read_until(b'\n', &mut line).map_err(|e| RecorderError::InvalidInput {
-            reason: format!("cannot read stdin: {e}"),
-        })?;
+        let read = lines
+            .read_until(b'\n', &mut line)
+            .map_err(|e| RecorderError::InvalidInput {
+                reason: format!("cannot read stdin: {e}"),
+            })?;
         if read == 0 {
             return Ok(all_stored);
         }
@@ -347,7 +364,9 @@ impl CredentialsProvider for EnvCredentials {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 2h, 7d"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 2h, 7d"))?;
     let unit_ms = match unit {
         "ms" => 1,
         "s" | "" => 1000,
@@ -370,7 +389,10 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64) -> Self {
-        Progress { total, done: AtomicU64::new(0) }
+        Progress {
+            total,
+            done: AtomicU64::new(0),
+        }
     }
 }
 
@@ -390,12 +412,22 @@ struct LogEvents;
 impl RecorderListener for LogEvents {
     fn on_event(&self, event: RecorderEvent) {
         match event {
-            RecorderEvent::SubmissionFailed { stream_name, code, message, will_retry, .. } => eprintln!(
+            RecorderEvent::SubmissionFailed {
+                stream_name,
+                code,
+                message,
+                will_retry,
+                ..
+            } => eprintln!(
                 "submission of {stream_name} failed ({}): {message}{}",
                 code.as_deref().unwrap_or("no code"),
                 if will_retry { "; will retry" } else { "" }
             ),
-            RecorderEvent::RecordsDropped { stream_name, reason, count } => {
+            RecorderEvent::RecordsDropped {
+                stream_name,
+                reason,
+                count,
+            } => {
                 eprintln!("dropped {count} records of {stream_name}: {reason}")
             }
             _ => {}
@@ -420,7 +452,11 @@ fn print_report(report: &SubmitReport) {
     }
     println!(
         "submitted {} records in {} requests; {} retried, {} dropped, {} pending",
-        report.records_submitted, report.requests, report.records_retried, report.records_dropped, report.records_remaining
+        report.records_submitted,
+        report.requests,
+        report.records_retried,
+        report.records_dropped,
+        report.records_remaining
     );
 }
 
@@ -448,13 +484,24 @@ fn print_stats(stats: &RecorderStats) {
             stream.stream_name,
             stream.pending_records,
             stream.pending_bytes,
-            stream.oldest_pending_age.map(|a| format!(", oldest {}", human(a))).unwrap_or_default(),
-            stream.last_error.as_deref().map(|e| format!(", last error: {e}")).unwrap_or_default()
+            stream
+                .oldest_pending_age
+                .map(|a| format!(", oldest {}", human(a)))
+                .unwrap_or_default(),
+            stream
+                .last_error
+                .as_deref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
         );
     }
     println!(
         "submitted {} records; requests: {} answered, {} failed; records retried {}, throttled {}",
-        stats.records_submitted, stats.requests_sent, stats.requests_failed, stats.records_retried, stats.records_throttled
+        stats.records_submitted,
+        stats.requests_sent,
+        stats.requests_failed,
+        stats.records_retried,
+        stats.records_throttled
     );
     println!(
         "dropped: {} storage full, {} expired, {} attempts exhausted, {} deleted",

@@ -117,7 +117,11 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
                     },
                 }
             } else {
-                let code = if code.is_empty() { format!("HTTP{status}") } else { code.to_owned() };
+                let code = if code.is_empty() {
+                    format!("HTTP{status}")
+                } else {
+                    code.to_owned()
+                };
                 let message = match fix_hint(&code) {
                     Some(hint) => format!("{message} ({hint})"),
                     None => message.clone(),
@@ -131,8 +135,12 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
 /// What the app (or its operator) can do about a non-retryable error.
 fn fix_hint(code: &str) -> Option<&'static str> {
     Some(match code {
-        "ResourceNotFoundException" => "the stream does not exist in this account and region: create it, or fix the stream name or the region",
-        "AccessDeniedException" => "the credentials need the kinesis:PutRecords (or firehose:PutRecordBatch) permission on this stream",
+        "ResourceNotFoundException" => {
+            "the stream does not exist in this account and region: create it, or fix the stream name or the region"
+        }
+        "AccessDeniedException" => {
+            "the credentials need the kinesis:PutRecords (or firehose:PutRecordBatch) permission on this stream"
+        }
         "KMSAccessDeniedException" => "the credentials need kms:GenerateDataKey on the stream's KMS key",
         "KMSDisabledException" => "the stream's KMS key is disabled: enable it",
         "KMSNotFoundException" => "the stream's KMS key does not exist: re-create it or change the stream's encryption",
@@ -185,8 +193,14 @@ mod tests {
     #[test]
     fn partial_failure_retries_only_the_failed_entries() {
         let batch = [record(1, 0), record(2, 0), record(3, 0)];
-        let results = [EntryResult::Accepted, rejected(THROTTLED_ENTRY), rejected("InternalFailure")];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else { panic!() };
+        let results = [
+            EntryResult::Accepted,
+            rejected(THROTTLED_ENTRY),
+            rejected("InternalFailure"),
+        ];
+        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+            panic!()
+        };
         assert_eq!(s.delivered, vec![(1, 2)]);
         assert_eq!(s.retry, vec![2, 3]);
         assert!(s.exhausted.is_empty());
@@ -197,7 +211,9 @@ mod tests {
     fn last_attempt_exhausts_the_record() {
         let batch = [record(1, 9), record(2, 8)];
         let results = [rejected("InternalFailure"), rejected("InternalFailure")];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else { panic!() };
+        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+            panic!()
+        };
         assert_eq!(s.exhausted, vec![(1, 2)]);
         assert_eq!(s.retry, vec![2]);
     }
@@ -205,8 +221,14 @@ mod tests {
     #[test]
     fn wrong_result_count_keeps_everything() {
         let batch = [record(1, 0), record(2, 0)];
-        assert!(matches!(judge_response(&batch, &[EntryResult::Accepted], 10), Verdict::RetryLater { .. }));
-        assert!(matches!(judge_response(&batch, &vec![EntryResult::Accepted; 3], 10), Verdict::RetryLater { .. }));
+        assert!(matches!(
+            judge_response(&batch, &[EntryResult::Accepted], 10),
+            Verdict::RetryLater { .. }
+        ));
+        assert!(matches!(
+            judge_response(&batch, &vec![EntryResult::Accepted; 3], 10),
+            Verdict::RetryLater { .. }
+        ));
     }
 
     #[test]
@@ -221,7 +243,10 @@ mod tests {
             service(500, "InternalFailure"),
             service(503, "ServiceUnavailable"),
         ] {
-            assert!(matches!(judge_failure(&failure), Verdict::RetryLater { .. }), "{failure:?}");
+            assert!(
+                matches!(judge_failure(&failure), Verdict::RetryLater { .. }),
+                "{failure:?}"
+            );
         }
         assert!(matches!(
             judge_failure(&service(400, "ThrottlingException")),
@@ -232,14 +257,23 @@ mod tests {
     #[test]
     fn the_error_type_wins_over_the_status() {
         // Some servers answer 500 for a missing stream.
-        assert!(matches!(judge_failure(&service(500, "ResourceNotFoundException")), Verdict::StreamRejected { .. }));
-        assert!(matches!(judge_failure(&service(400, "InternalFailure")), Verdict::RetryLater { .. }));
+        assert!(matches!(
+            judge_failure(&service(500, "ResourceNotFoundException")),
+            Verdict::StreamRejected { .. }
+        ));
+        assert!(matches!(
+            judge_failure(&service(400, "InternalFailure")),
+            Verdict::RetryLater { .. }
+        ));
     }
 
     #[test]
     fn expired_credentials_ask_for_a_refresh() {
         for code in EXPIRED_CREDENTIALS {
-            assert!(matches!(judge_failure(&service(400, code)), Verdict::RefreshCredentials { .. }));
+            assert!(matches!(
+                judge_failure(&service(400, code)),
+                Verdict::RefreshCredentials { .. }
+            ));
         }
     }
 
@@ -250,7 +284,9 @@ mod tests {
         };
         assert_eq!(code, "KMSAccessDeniedException");
         assert!(message.contains("kms:GenerateDataKey"), "{message}");
-        let Verdict::StreamRejected { code, .. } = judge_failure(&service(403, "")) else { panic!() };
+        let Verdict::StreamRejected { code, .. } = judge_failure(&service(403, "")) else {
+            panic!()
+        };
         assert_eq!(code, "HTTP403");
     }
 }

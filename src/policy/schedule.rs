@@ -40,7 +40,11 @@ pub(crate) fn next_step(view: &WorkerView) -> NextStep {
     };
     let over_threshold = (view.threshold_records > 0 && view.pending_records >= view.threshold_records)
         || (view.threshold_bytes > 0 && view.pending_bytes >= view.threshold_bytes);
-    let due = if over_threshold { view.now } else { view.last_drain + view.interval };
+    let due = if over_threshold {
+        view.now
+    } else {
+        view.last_drain + view.interval
+    };
     let at = due.max(ready);
     if at <= view.now {
         NextStep::DrainNow
@@ -72,30 +76,67 @@ mod tests {
 
     #[test]
     fn no_timer_without_pending_records_or_network() {
-        assert_eq!(next_step(&WorkerView { pending_records: 0, ..view() }), NextStep::Idle);
-        assert_eq!(next_step(&WorkerView { network_available: false, ..view() }), NextStep::Idle);
-        assert_eq!(next_step(&WorkerView { auto_submit: false, ..view() }), NextStep::Idle);
+        assert_eq!(
+            next_step(&WorkerView {
+                pending_records: 0,
+                ..view()
+            }),
+            NextStep::Idle
+        );
+        assert_eq!(
+            next_step(&WorkerView {
+                network_available: false,
+                ..view()
+            }),
+            NextStep::Idle
+        );
+        assert_eq!(
+            next_step(&WorkerView {
+                auto_submit: false,
+                ..view()
+            }),
+            NextStep::Idle
+        );
     }
 
     #[test]
     fn waits_for_the_interval_below_thresholds() {
         let v = view();
         assert_eq!(next_step(&v), NextStep::WaitUntil(v.now + v.interval));
-        let late = WorkerView { last_drain: v.now - Duration::from_secs(31), ..v };
+        let late = WorkerView {
+            last_drain: v.now - Duration::from_secs(31),
+            ..v
+        };
         assert_eq!(next_step(&late), NextStep::DrainNow);
     }
 
     #[test]
     fn thresholds_drain_at_once() {
-        assert_eq!(next_step(&WorkerView { pending_records: 100, ..view() }), NextStep::DrainNow);
-        assert_eq!(next_step(&WorkerView { pending_bytes: 1000, ..view() }), NextStep::DrainNow);
+        assert_eq!(
+            next_step(&WorkerView {
+                pending_records: 100,
+                ..view()
+            }),
+            NextStep::DrainNow
+        );
+        assert_eq!(
+            next_step(&WorkerView {
+                pending_bytes: 1000,
+                ..view()
+            }),
+            NextStep::DrainNow
+        );
     }
 
     #[test]
     fn backoff_postpones_even_past_a_threshold() {
         let v = view();
         let later = v.now + Duration::from_secs(5);
-        let backed_off = WorkerView { pending_records: 1000, earliest_ready: Some(later), ..v };
+        let backed_off = WorkerView {
+            pending_records: 1000,
+            earliest_ready: Some(later),
+            ..v
+        };
         assert_eq!(next_step(&backed_off), NextStep::WaitUntil(later));
     }
 }

@@ -153,7 +153,12 @@ impl Recorder {
     /// it. The record is on disk a few milliseconds later (see
     /// [`Recorder::flush`]). Invalid input gives `InvalidInput` and stores
     /// nothing.
-    pub fn save_record(&self, data: Vec<u8>, stream_name: &str, partition_key: Option<String>) -> Result<(), RecorderError> {
+    pub fn save_record(
+        &self,
+        data: Vec<u8>,
+        stream_name: &str,
+        partition_key: Option<String>,
+    ) -> Result<(), RecorderError> {
         self.save_record_with_hash_key(data, stream_name, partition_key, None)
     }
 
@@ -197,18 +202,20 @@ impl Recorder {
     fn queue(&self, records: impl ExactSizeIterator<Item = record::NewRecord> + Clone) -> Result<(), RecorderError> {
         let config = &self.shared.config;
         let committed = &self.shared.committed_bytes;
-        self.shared.queue.push(records, config.max_queued_bytes, |queued, size| {
-            if config.when_full == WhenFull::RejectNew {
-                let used = committed.load(Ordering::Acquire) + queued;
-                if used + size > config.max_storage_bytes {
-                    return Err(Error::StorageFull(format!(
-                        "{used} of {} bytes used, the records need {size}",
-                        config.max_storage_bytes
-                    )));
+        self.shared
+            .queue
+            .push(records, config.max_queued_bytes, |queued, size| {
+                if config.when_full == WhenFull::RejectNew {
+                    let used = committed.load(Ordering::Acquire) + queued;
+                    if used + size > config.max_storage_bytes {
+                        return Err(Error::StorageFull(format!(
+                            "{used} of {} bytes used, the records need {size}",
+                            config.max_storage_bytes
+                        )));
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
         Ok(())
     }
 

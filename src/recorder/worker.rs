@@ -120,7 +120,10 @@ impl Worker {
                 // The interval counts from the first record after an empty spell.
                 self.last_drain = view.now;
             }
-            let step = match next_step(&WorkerView { last_drain: self.last_drain, ..view }) {
+            let step = match next_step(&WorkerView {
+                last_drain: self.last_drain,
+                ..view
+            }) {
                 // A drain that could send nothing is not tried again before
                 // the interval: whatever stopped it, the worker never spins.
                 NextStep::DrainNow if self.hold_until.is_some_and(|t| t > view.now) => {
@@ -136,7 +139,8 @@ impl Worker {
                 NextStep::DrainNow => {
                     let report = self.drain(false).await;
                     self.last_drain = Instant::now();
-                    self.hold_until = (report.requests == 0).then(|| self.last_drain + self.shared.config.submit_interval);
+                    self.hold_until =
+                        (report.requests == 0).then(|| self.last_drain + self.shared.config.submit_interval);
                     // One chunk between drains, so a worker that always has
                     // records to send still gets the delivered ones deleted.
                     self.compact();
@@ -164,7 +168,11 @@ impl Worker {
                             Command::Shutdown => shutdown = true,
                         }
                     }
-                    let report = if shutdown { Err(RecorderError::ShutDown) } else { Ok(self.drain(true).await) };
+                    let report = if shutdown {
+                        Err(RecorderError::ShutDown)
+                    } else {
+                        Ok(self.drain(true).await)
+                    };
                     for reply in waiting {
                         let _ = reply.send(report.clone());
                     }
@@ -244,7 +252,10 @@ impl Worker {
             // Per-record retries of an explicit submit are bounded by the
             // attempts limit: every pass costs the rejected records one.
             for _pass in 0..=self.shared.config.max_attempts {
-                match self.drain_stream(&stream.name, stream.records, explicit, &mut report).await {
+                match self
+                    .drain_stream(&stream.name, stream.records, explicit, &mut report)
+                    .await
+                {
                     StreamEnd::RecordsRejected { delay } if explicit => {
                         if !self.pause(delay).await {
                             break;
@@ -268,7 +279,13 @@ impl Worker {
     /// One pass over one stream's records, oldest first, sending at most
     /// `budget` records: those saved during the drain wait for the next one,
     /// so a busy stream cannot starve the streams after it.
-    async fn drain_stream(&mut self, stream: &str, budget: u64, explicit: bool, report: &mut SubmitReport) -> StreamEnd {
+    async fn drain_stream(
+        &mut self,
+        stream: &str,
+        budget: u64,
+        explicit: bool,
+        report: &mut SubmitReport,
+    ) -> StreamEnd {
         let config = &self.shared.config;
         let mut sent = 0u64;
         let mut cursor = 0;
@@ -283,7 +300,11 @@ impl Worker {
             if sent >= budget {
                 return StreamEnd::Drained;
             }
-            let read_now = || self.shared.lock_store().next_batch(stream, cursor, max_records, max_bytes);
+            let read_now = || {
+                self.shared
+                    .lock_store()
+                    .next_batch(stream, cursor, max_records, max_bytes)
+            };
             let batch = match read_ahead.take() {
                 Some(read) => match read_result(read.await) {
                     Ok(ahead) => {
@@ -358,7 +379,9 @@ impl Worker {
                     self.shared.listeners.emit_dropped(&dropped);
                     let rejected = settlement.retry.len() + settlement.exhausted.len();
                     let mut states = self.shared.lock_streams();
-                    let state = states.entry(stream.to_owned()).or_insert_with(|| StreamState::new(Instant::now()));
+                    let state = states
+                        .entry(stream.to_owned())
+                        .or_insert_with(|| StreamState::new(Instant::now()));
                     state.call_failures = 0;
                     if rejected == 0 {
                         state.record_failures = 0;
@@ -387,7 +410,11 @@ impl Worker {
                     refreshed_credentials = true;
                 }
                 Verdict::RetryLater { reason, throttled } => {
-                    let kind = if throttled { FailureKind::Throttled } else { FailureKind::Network };
+                    let kind = if throttled {
+                        FailureKind::Throttled
+                    } else {
+                        FailureKind::Network
+                    };
                     let failure = Failure::new(kind, None, reason);
                     let delay = self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
                     if explicit && transient_retries < EXPLICIT_TRANSIENT_RETRIES {
@@ -428,7 +455,9 @@ impl Worker {
     fn call_failed(&self, stream: &str, backoff: Backoff, failure: &Failure, will_retry: bool) -> Duration {
         let delay = {
             let mut states = self.shared.lock_streams();
-            let state = states.entry(stream.to_owned()).or_insert_with(|| StreamState::new(Instant::now()));
+            let state = states
+                .entry(stream.to_owned())
+                .or_insert_with(|| StreamState::new(Instant::now()));
             state.call_failures += 1;
             let delay = backoff.delay(state.call_failures, jitter());
             state.ready_at = Instant::now() + delay;

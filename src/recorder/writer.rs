@@ -19,8 +19,8 @@ use std::time::Duration;
 use super::Shared;
 use crate::config::WhenFull;
 use crate::error::{Error, Result};
-use crate::recorder::events::RecorderEvent;
 use crate::record::NewRecord;
+use crate::recorder::events::RecorderEvent;
 
 #[derive(Default)]
 struct QueueState {
@@ -75,7 +75,9 @@ impl SaveQueue {
             });
         }
         if state.bytes + size > max_queued_bytes {
-            return Err(Error::Overloaded { queued_bytes: state.bytes });
+            return Err(Error::Overloaded {
+                queued_bytes: state.bytes,
+            });
         }
         admit(state.bytes + state.writing_bytes, size)?;
         state.queued_seq += records.len() as u64;
@@ -140,7 +142,11 @@ pub(crate) fn run(shared: Arc<Shared>) {
         if group.is_empty() {
             let mut state = queue.lock();
             if state.records.is_empty() && !state.closed {
-                state = queue.work.wait_timeout(state, LINGER).unwrap_or_else(|e| e.into_inner()).0;
+                state = queue
+                    .work
+                    .wait_timeout(state, LINGER)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             while state.records.is_empty() && !state.closed {
                 state.writer_parked = true;
@@ -188,7 +194,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
                     above_notification_threshold = above;
                 }
                 let config = &shared.config;
-                let over_threshold = (config.submit_threshold_records > 0 && pending_records >= config.submit_threshold_records)
+                let over_threshold = (config.submit_threshold_records > 0
+                    && pending_records >= config.submit_threshold_records)
                     || (config.submit_threshold_bytes > 0 && pending_bytes >= config.submit_threshold_bytes);
                 if was_empty || over_threshold {
                     shared.wake_worker();
@@ -204,7 +211,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 if state.closed {
                     // Shutting down with a disk that refuses writes: what is
                     // still in memory cannot be kept.
-                    tracing::error!(records = group.len() + state.records.len(), "records lost at shutdown: the disk refuses writes");
+                    tracing::error!(
+                        records = group.len() + state.records.len(),
+                        "records lost at shutdown: the disk refuses writes"
+                    );
                     return;
                 }
                 drop(queue.work.wait_timeout(state, STORAGE_RETRY));

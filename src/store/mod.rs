@@ -282,7 +282,13 @@ impl Store {
 
         for (name, id) in added {
             self.stream_ids.insert(name.clone(), id);
-            self.streams.insert(id, StreamAccount { name, ..Default::default() });
+            self.streams.insert(
+                id,
+                StreamAccount {
+                    name,
+                    ..Default::default()
+                },
+            );
         }
         for (stream_id, (records, bytes)) in delta.streams {
             let account = self.streams.entry(stream_id).or_default();
@@ -351,7 +357,13 @@ impl Store {
     /// save order, stopping before the one that would take the batch past
     /// `max_bytes`. Rows are read one at a time: the backlog never sits in
     /// memory.
-    pub fn next_batch(&self, stream: &str, after_id: i64, max_records: u32, max_bytes: u64) -> Result<Vec<StoredRecord>> {
+    pub fn next_batch(
+        &self,
+        stream: &str,
+        after_id: i64,
+        max_records: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<StoredRecord>> {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Vec::new());
         };
@@ -416,9 +428,7 @@ impl Store {
                 settlement.delivered.iter().partition(|(id, _)| *id < first_rejected);
             let mark = ids.delivered(stream_id);
             let mut delete_one_by_one = rest;
-            if let (Some(first), Some(last)) =
-                (prefix.iter().map(|r| r.0).min(), prefix.iter().map(|r| r.0).max())
-            {
+            if let (Some(first), Some(last)) = (prefix.iter().map(|r| r.0).min(), prefix.iter().map(|r| r.0).max()) {
                 let first_pending: Option<i64> = tx
                     .prepare_cached("SELECT min(id) FROM records WHERE stream_id = ?1 AND id > ?2")
                     .and_then(|mut stmt| stmt.query_row(params![stream_id, mark], |row| row.get(0)))
@@ -431,7 +441,9 @@ impl Store {
                             "SELECT count(*), coalesce(sum(size), 0) FROM records
                              WHERE stream_id = ?1 AND id > ?2 AND id <= ?3",
                         )
-                        .and_then(|mut stmt| stmt.query_row(params![stream_id, mark, last], |row| Ok((row.get(0)?, row.get(1)?))))
+                        .and_then(|mut stmt| {
+                            stmt.query_row(params![stream_id, mark, last], |row| Ok((row.get(0)?, row.get(1)?)))
+                        })
                         .map_err(Error::sqlite(CONTEXT))?;
                     delta.records(stream_id, -records, -bytes);
                     delta.marks.insert(stream_id, last);
@@ -487,7 +499,12 @@ impl Store {
         if !self.compaction_due {
             return Ok(false);
         }
-        let marks: Vec<(i64, i64)> = self.delivered_through.iter().map(|(&s, &m)| (s, m)).filter(|&(_, m)| m > 0).collect();
+        let marks: Vec<(i64, i64)> = self
+            .delivered_through
+            .iter()
+            .map(|(&s, &m)| (s, m))
+            .filter(|&(_, m)| m > 0)
+            .collect();
         let (deleted, _) = self.write("deleting delivered records", |tx, _, _| {
             let mut stmt = tx
                 .prepare_cached(
@@ -542,7 +559,11 @@ impl Store {
         const PENDING: &str = "id > (SELECT delivered_through FROM streams WHERE streams.id = records.stream_id)";
         let oldest: Option<i64> = self
             .conn
-            .query_row(&format!("SELECT min(created_at) FROM records WHERE {PENDING}"), [], |row| row.get(0))
+            .query_row(
+                &format!("SELECT min(created_at) FROM records WHERE {PENDING}"),
+                [],
+                |row| row.get(0),
+            )
             .map_err(Error::sqlite("checking record ages"))?;
         if oldest.is_none_or(|oldest| oldest >= cutoff_ms) {
             return Ok(Dropped::default());
@@ -550,7 +571,9 @@ impl Store {
         let (_, dropped) = self.write("dropping expired records", |tx, delta, ids| {
             let names = ids.names_by_id();
             let mut stmt = tx
-                .prepare_cached(&format!("DELETE FROM records WHERE created_at < ?1 AND {PENDING} RETURNING stream_id, size"))
+                .prepare_cached(&format!(
+                    "DELETE FROM records WHERE created_at < ?1 AND {PENDING} RETURNING stream_id, size"
+                ))
                 .map_err(Error::sqlite("dropping expired records"))?;
             let rows = stmt
                 .query_map([cutoff_ms], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
@@ -570,7 +593,8 @@ impl Store {
         let streams = self.streams.clone();
         let (_, dropped) = self.write("deleting all records", |tx, delta, _| {
             // Delivered rows waiting for compaction go too.
-            tx.execute("DELETE FROM records", []).map_err(Error::sqlite("deleting all records"))?;
+            tx.execute("DELETE FROM records", [])
+                .map_err(Error::sqlite("deleting all records"))?;
             for (&stream_id, account) in &streams {
                 if account.records > 0 {
                     delta.records(stream_id, -(account.records as i64), -(account.bytes as i64));
@@ -644,12 +668,7 @@ impl Store {
 
 /// Evicts records in save order until `excess` bytes are freed, with one
 /// range delete.
-fn evict_oldest(
-    tx: &Transaction<'_>,
-    delta: &mut Delta,
-    excess: u64,
-    ids: &StreamIds<'_>,
-) -> Result<()> {
+fn evict_oldest(tx: &Transaction<'_>, delta: &mut Delta, excess: u64, ids: &StreamIds<'_>) -> Result<()> {
     let mut freed = 0u64;
     let mut last_id = None;
     let mut victims = Vec::new();
@@ -672,8 +691,8 @@ fn evict_oldest(
             let Some(row) = rows.next().map_err(Error::sqlite("evicting old records"))? else {
                 break;
             };
-            let (id, stream_id, size): (i64, i64, i64) = (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))()
-                .map_err(Error::sqlite("evicting old records"))?;
+            let (id, stream_id, size): (i64, i64, i64) =
+                (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))().map_err(Error::sqlite("evicting old records"))?;
             if id <= ids.delivered(stream_id) {
                 continue;
             }

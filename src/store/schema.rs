@@ -112,7 +112,8 @@ pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
     let found = check(conn, path)?;
     for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().map_err(Error::sqlite("upgrading the schema"))?;
-        tx.execute_batch(migration).map_err(Error::sqlite("upgrading the schema"))?;
+        tx.execute_batch(migration)
+            .map_err(Error::sqlite("upgrading the schema"))?;
         tx.pragma_update(None, "user_version", version as i64 + 1)
             .map_err(Error::sqlite("upgrading the schema"))?;
         tx.commit().map_err(Error::sqlite("upgrading the schema"))?;

@@ -27,7 +27,10 @@ fn path(dir: &tempfile::TempDir) -> String {
 fn accounting_survives_reopen() {
     let (dir, mut store) = open();
     store
-        .insert(&[record("a", b"1234", 1), record("b", b"12", 2), record("a", b"1", 3)], None)
+        .insert(
+            &[record("a", b"1234", 1), record("b", b"12", 2), record("a", b"1", 3)],
+            None,
+        )
         .unwrap();
     assert_eq!(store.pending_records(), 3);
     assert_eq!(store.pending_bytes(), (4 + 2) + (2 + 2) + (1 + 2));
@@ -35,7 +38,13 @@ fn accounting_survives_reopen() {
     let store = Store::open(&path(&dir)).unwrap();
     assert_eq!(store.pending_records(), 3);
     let streams = store.pending_streams();
-    assert_eq!(streams.iter().map(|s| (s.name.as_str(), s.records, s.bytes)).collect::<Vec<_>>(), vec![("a", 2, 9), ("b", 1, 4)]);
+    assert_eq!(
+        streams
+            .iter()
+            .map(|s| (s.name.as_str(), s.records, s.bytes))
+            .collect::<Vec<_>>(),
+        vec![("a", 2, 9), ("b", 1, 4)]
+    );
     assert_eq!(store.oldest_created_at("a").unwrap(), Some(1));
     assert_eq!(store.oldest_created_at("zzz").unwrap(), None);
 }
@@ -43,7 +52,9 @@ fn accounting_survives_reopen() {
 #[test]
 fn batches_are_per_stream_in_order_within_limits() {
     let (_dir, mut store) = open();
-    let records: Vec<_> = (0..10).map(|i| record(if i % 2 == 0 { "a" } else { "b" }, &[i as u8; 8], i)).collect();
+    let records: Vec<_> = (0..10)
+        .map(|i| record(if i % 2 == 0 { "a" } else { "b" }, &[i as u8; 8], i))
+        .collect();
     store.insert(&records, None).unwrap();
     let batch = store.next_batch("a", 0, 3, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![0, 2, 4]);
@@ -57,7 +68,12 @@ fn batches_are_per_stream_in_order_within_limits() {
 #[test]
 fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
     let (_dir, mut store) = open();
-    store.insert(&[record("a", b"x", 1), record("a", b"y", 2), record("a", b"z", 3)], None).unwrap();
+    store
+        .insert(
+            &[record("a", b"x", 1), record("a", b"y", 2), record("a", b"z", 3)],
+            None,
+        )
+        .unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     let settlement = Settlement {
         delivered: vec![(batch[0].id, batch[0].size)],
@@ -66,7 +82,10 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         throttled: 1,
     };
     let dropped = store.settle("a", &settlement).unwrap();
-    assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::AttemptsExhausted)), Some(&1));
+    assert_eq!(
+        dropped.by_stream.get(&("a".into(), DropReason::AttemptsExhausted)),
+        Some(&1)
+    );
     let left = store.next_batch("a", 0, 500, 1000).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].attempts, 1);
@@ -90,20 +109,30 @@ fn delivered(batch: &[StoredRecord]) -> Settlement {
 }
 
 fn rows_in_file(store: &Store) -> i64 {
-    store.conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0)).unwrap()
+    store
+        .conn
+        .query_row("SELECT count(*) FROM records", [], |row| row.get(0))
+        .unwrap()
 }
 
 #[test]
 fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
     let (dir, mut store) = open();
-    let records: Vec<_> = (0..10).map(|i| record(if i < 6 { "a" } else { "b" }, &[i as u8; 8], i)).collect();
+    let records: Vec<_> = (0..10)
+        .map(|i| record(if i < 6 { "a" } else { "b" }, &[i as u8; 8], i))
+        .collect();
     store.insert(&records, None).unwrap();
     let batch = store.next_batch("a", 0, 4, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     // Settled without a delete: the rows are still in the file, skipped by every query.
     assert_eq!(rows_in_file(&store), 10);
     assert_eq!((store.pending_records(), store.pending_bytes()), (6, 60));
-    let rest: Vec<u8> = store.next_batch("a", 0, 500, 1000).unwrap().iter().map(|r| r.data[0]).collect();
+    let rest: Vec<u8> = store
+        .next_batch("a", 0, 500, 1000)
+        .unwrap()
+        .iter()
+        .map(|r| r.data[0])
+        .collect();
     assert_eq!(rest, vec![4, 5]);
     assert_eq!(store.oldest_created_at("a").unwrap(), Some(4));
     assert_eq!(store.counter(Counter::Submitted), 4);
@@ -123,7 +152,12 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
 #[test]
 fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let (_dir, mut store) = open();
-    store.insert(&(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(), None).unwrap();
+    store
+        .insert(
+            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
+            None,
+        )
+        .unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
     let settlement = Settlement {
@@ -135,7 +169,10 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     store.settle("a", &settlement).unwrap();
     assert_eq!(rows_in_file(&store), 2);
     let left = store.next_batch("a", 0, 500, 1000).unwrap();
-    assert_eq!(left.iter().map(|r| (r.data[0], r.attempts)).collect::<Vec<_>>(), vec![(1, 1)]);
+    assert_eq!(
+        left.iter().map(|r| (r.data[0], r.attempts)).collect::<Vec<_>>(),
+        vec![(1, 1)]
+    );
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
     // A later batch that does not start at the front is deleted row by row too.
     store.insert(&[record("a", &[7; 8], 7)], None).unwrap();
@@ -148,7 +185,12 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
 #[test]
 fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
     let (_dir, mut store) = open();
-    store.insert(&(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(), None).unwrap();
+    store
+        .insert(
+            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
+            None,
+        )
+        .unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     // While the batch is in flight, a new save evicts the two oldest.
     let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30)).unwrap();
@@ -171,7 +213,9 @@ fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
 #[test]
 fn ids_are_never_reused_after_compaction_and_reopen() {
     let (dir, mut store) = open();
-    store.insert(&[record("a", b"1", 1), record("a", b"2", 2)], None).unwrap();
+    store
+        .insert(&[record("a", b"1", 1), record("a", b"2", 2)], None)
+        .unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert!(!store.compact(100).unwrap());
@@ -200,7 +244,10 @@ fn a_version_1_store_is_upgraded_with_its_records() {
     }
     let mut store = Store::open(&file).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 6));
-    let version: i64 = store.conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
     assert_eq!(version, schema::CURRENT_VERSION);
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1, 2]);
@@ -224,7 +271,12 @@ fn drop_oldest_evicts_in_save_order() {
     let group: Vec<_> = (10..20).map(|i| record("c", &[i; 8], i as i64)).collect();
     store.insert(&group, Some(35)).unwrap();
     assert_eq!(store.pending_records(), 3);
-    let kept: Vec<u8> = store.next_batch("c", 0, 500, 1000).unwrap().iter().map(|r| r.data[0]).collect();
+    let kept: Vec<u8> = store
+        .next_batch("c", 0, 500, 1000)
+        .unwrap()
+        .iter()
+        .map(|r| r.data[0])
+        .collect();
     assert_eq!(kept, vec![17, 18, 19]);
     assert_eq!(store.counter(Counter::Dropped(DropReason::StorageFull)), 1 + 3 + 7);
 }
@@ -232,7 +284,9 @@ fn drop_oldest_evicts_in_save_order() {
 #[test]
 fn expired_records_are_dropped() {
     let (_dir, mut store) = open();
-    store.insert(&[record("a", b"old", 100), record("a", b"new", 300)], None).unwrap();
+    store
+        .insert(&[record("a", b"old", 100), record("a", b"new", 300)], None)
+        .unwrap();
     assert_eq!(store.drop_expired(50).unwrap().total(), 0);
     let dropped = store.drop_expired(200).unwrap();
     assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::Expired)), Some(&1));
@@ -243,7 +297,9 @@ fn expired_records_are_dropped() {
 #[test]
 fn delete_all_empties_and_counts() {
     let (_dir, mut store) = open();
-    store.insert(&[record("a", b"1", 1), record("b", b"2", 2)], None).unwrap();
+    store
+        .insert(&[record("a", b"1", 1), record("b", b"2", 2)], None)
+        .unwrap();
     assert_eq!(store.delete_all().unwrap().total(), 2);
     assert_eq!((store.pending_records(), store.pending_bytes()), (0, 0));
     assert_eq!(store.counter(Counter::Dropped(DropReason::Deleted)), 2);
@@ -254,15 +310,30 @@ fn refuses_files_that_are_not_stores() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x42; 8192]).unwrap();
-    assert!(matches!(Store::open(garbage.to_str().unwrap()), Err(Error::StoreCorrupt { .. })));
+    assert!(matches!(
+        Store::open(garbage.to_str().unwrap()),
+        Err(Error::StoreCorrupt { .. })
+    ));
 
     let foreign = dir.path().join("foreign.db");
-    Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
-    assert!(matches!(Store::open(foreign.to_str().unwrap()), Err(Error::StoreCorrupt { .. })));
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER)")
+        .unwrap();
+    assert!(matches!(
+        Store::open(foreign.to_str().unwrap()),
+        Err(Error::StoreCorrupt { .. })
+    ));
 
     let newer = dir.path().join("newer.db");
-    Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
-    assert!(matches!(Store::open(newer.to_str().unwrap()), Err(Error::StoreTooNew { found: 99, .. })));
+    Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    assert!(matches!(
+        Store::open(newer.to_str().unwrap()),
+        Err(Error::StoreTooNew { found: 99, .. })
+    ));
 
     // Moving aside keeps the bad file and frees the path.
     let moved = move_aside(garbage.to_str().unwrap()).unwrap();

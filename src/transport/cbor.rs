@@ -104,7 +104,11 @@ const INDEFINITE: u64 = u64::MAX;
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.input.len()).ok_or("CBOR item cut short")?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.input.len())
+            .ok_or("CBOR item cut short")?;
         let bytes = &self.input[self.at..end];
         self.at = end;
         Ok(bytes)
@@ -236,12 +240,21 @@ mod tests {
             decode(&[0xbf, 0x61, 0x61, 0x01, 0x61, 0x62, 0x9f, 0x02, 0x03, 0xff, 0xff]).unwrap(),
             Value::Map(vec![
                 (Value::Text("a".into()), Value::Unsigned(1)),
-                (Value::Text("b".into()), Value::Array(vec![Value::Unsigned(2), Value::Unsigned(3)])),
+                (
+                    Value::Text("b".into()),
+                    Value::Array(vec![Value::Unsigned(2), Value::Unsigned(3)])
+                ),
             ])
         );
-        assert_eq!(decode(&[0x5f, 0x42, 0x01, 0x02, 0x41, 0x03, 0xff]).unwrap(), Value::Bytes(vec![1, 2, 3]));
+        assert_eq!(
+            decode(&[0x5f, 0x42, 0x01, 0x02, 0x41, 0x03, 0xff]).unwrap(),
+            Value::Bytes(vec![1, 2, 3])
+        );
         assert_eq!(decode(&[0xf6]).unwrap(), Value::Null);
-        assert_eq!(decode(&[0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0]).unwrap(), Value::Unsigned(1363896240));
+        assert_eq!(
+            decode(&[0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0]).unwrap(),
+            Value::Unsigned(1363896240)
+        );
         assert_eq!(decode(&[0xfb, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap(), Value::Float);
     }
 
@@ -249,13 +262,13 @@ mod tests {
     fn refuses_malformed_input() {
         for bad in [
             &[][..],
-            &[0x62, 0x61],             // text cut short
+            &[0x62, 0x61],                                           // text cut short
             &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // huge array
-            &[0xbf, 0x61, 0x61],       // unterminated map
-            &[0x1c],                   // reserved info
-            &[0xff],                   // lone break
-            &[0x01, 0x02],             // trailing bytes
-            &[0x62, 0xff, 0xfe],       // invalid UTF-8
+            &[0xbf, 0x61, 0x61],                                     // unterminated map
+            &[0x1c],                                                 // reserved info
+            &[0xff],                                                 // lone break
+            &[0x01, 0x02],                                           // trailing bytes
+            &[0x62, 0xff, 0xfe],                                     // invalid UTF-8
         ] {
             assert!(decode(bad).is_err(), "{bad:?}");
         }

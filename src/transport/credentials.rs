@@ -52,7 +52,11 @@ pub struct StaticCredentialsProvider {
 }
 
 impl StaticCredentialsProvider {
-    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>, session_token: Option<String>) -> Self {
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        session_token: Option<String>,
+    ) -> Self {
         StaticCredentialsProvider {
             credentials: AwsCredentials {
                 access_key_id: access_key_id.into(),
@@ -137,12 +141,18 @@ mod tests {
     }
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn caches_until_shortly_before_expiry() {
-        let long = Arc::new(Counting { calls: AtomicU32::new(0), lifetime: Some(Duration::from_secs(3600)) });
+        let long = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Some(Duration::from_secs(3600)),
+        });
         let cache = CredentialsCache::new(long.clone());
         run(async {
             cache.get().await.unwrap();
@@ -150,7 +160,10 @@ mod tests {
         });
         assert_eq!(long.calls.load(Ordering::SeqCst), 1);
 
-        let short = Arc::new(Counting { calls: AtomicU32::new(0), lifetime: Some(Duration::from_secs(60)) });
+        let short = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Some(Duration::from_secs(60)),
+        });
         let cache = CredentialsCache::new(short.clone());
         run(async {
             cache.get().await.unwrap();
@@ -161,7 +174,10 @@ mod tests {
 
     #[test]
     fn invalidate_forces_a_refresh() {
-        let provider = Arc::new(Counting { calls: AtomicU32::new(0), lifetime: None });
+        let provider = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: None,
+        });
         let cache = CredentialsCache::new(provider.clone());
         run(async {
             cache.get().await.unwrap();
@@ -173,7 +189,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let text = format!("{:?}", StaticCredentialsProvider::new("AKID", "very-secret", Some("tok-secret".into())));
+        let text = format!(
+            "{:?}",
+            StaticCredentialsProvider::new("AKID", "very-secret", Some("tok-secret".into()))
+        );
         assert!(!text.contains("very-secret") && !text.contains("tok-secret"), "{text}");
     }
 }

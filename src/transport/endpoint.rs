@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 pub(crate) fn validate_region(region: &str) -> Result<()> {
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
         && parts[0].bytes().all(|b| b.is_ascii_lowercase());
     if !valid {
@@ -28,11 +30,16 @@ pub(crate) fn validate_region(region: &str) -> Result<()> {
 pub(crate) fn resolve(region: &str, endpoint: Option<&str>, prefix: &str) -> Result<Url> {
     validate_region(region)?;
     let Some(endpoint) = endpoint else {
-        let domain = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        let domain = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
         return Url::parse(&format!("https://{prefix}.{region}.{domain}/"))
             .map_err(|e| Error::invalid("region", e.to_string()));
     };
-    let url = Url::parse(endpoint).map_err(|e| Error::invalid("endpoint", format!("{endpoint:?} is not a URL: {e}")))?;
+    let url =
+        Url::parse(endpoint).map_err(|e| Error::invalid("endpoint", format!("{endpoint:?} is not a URL: {e}")))?;
     let host = url
         .host_str()
         .ok_or_else(|| Error::invalid("endpoint", format!("{endpoint:?} has no host")))?;
@@ -72,7 +79,10 @@ mod tests {
 
     #[test]
     fn regional_endpoints() {
-        assert_eq!(resolve("eu-west-1", None, "kinesis").unwrap().as_str(), "https://kinesis.eu-west-1.amazonaws.com/");
+        assert_eq!(
+            resolve("eu-west-1", None, "kinesis").unwrap().as_str(),
+            "https://kinesis.eu-west-1.amazonaws.com/"
+        );
         assert_eq!(
             resolve("cn-north-1", None, "kinesis").unwrap().as_str(),
             "https://kinesis.cn-north-1.amazonaws.com.cn/"
@@ -85,14 +95,28 @@ mod tests {
 
     #[test]
     fn bad_regions() {
-        for region in ["", "us", "US-EAST-1", "us-east", "us east 1", "us-east-1/", "us--1", "../x-1"] {
+        for region in [
+            "",
+            "us",
+            "US-EAST-1",
+            "us-east",
+            "us east 1",
+            "us-east-1/",
+            "us--1",
+            "../x-1",
+        ] {
             assert!(resolve(region, None, "kinesis").is_err(), "{region:?}");
         }
     }
 
     #[test]
     fn plain_http_only_to_loopback() {
-        for ok in ["http://127.0.0.1:4567", "http://localhost:1", "http://[::1]:80/", "https://vpce.example.com"] {
+        for ok in [
+            "http://127.0.0.1:4567",
+            "http://localhost:1",
+            "http://[::1]:80/",
+            "https://vpce.example.com",
+        ] {
             assert!(resolve("us-east-1", Some(ok), "kinesis").is_ok(), "{ok}");
         }
         for bad in [
@@ -103,7 +127,13 @@ mod tests {
             "https://user:pw@example.com",
             "https://example.com/?a=1",
         ] {
-            assert!(matches!(resolve("us-east-1", Some(bad), "kinesis"), Err(Error::InvalidInput { .. })), "{bad}");
+            assert!(
+                matches!(
+                    resolve("us-east-1", Some(bad), "kinesis"),
+                    Err(Error::InvalidInput { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 }

@@ -120,7 +120,9 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CallFailu
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| CallFailure::Network(describe(&e)))? {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(CallFailure::Malformed(format!("response larger than {MAX_RESPONSE_BYTES} bytes")));
+            return Err(CallFailure::Malformed(format!(
+                "response larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
         }
         body.extend_from_slice(&chunk);
     }

@@ -107,7 +107,11 @@ fn decode_put_records(body: &[u8]) -> Result<Vec<EntryResult>, String> {
 }
 
 /// One result entry: an error code means rejected, a sequence number accepted.
-fn entry_result(error_code: Option<String>, error_message: Option<String>, has_sequence_number: bool) -> Result<EntryResult, String> {
+fn entry_result(
+    error_code: Option<String>,
+    error_message: Option<String>,
+    has_sequence_number: bool,
+) -> Result<EntryResult, String> {
     match (error_code, has_sequence_number) {
         (Some(code), _) => Ok(EntryResult::Rejected {
             code,
@@ -148,7 +152,13 @@ fn decode_put_records_cbor(body: &[u8]) -> Result<Vec<EntryResult>, String> {
     let text = |entry: &cbor::Value, key: &str| entry.get(key).and_then(cbor::Value::as_text).map(str::to_owned);
     entries
         .iter()
-        .map(|entry| entry_result(text(entry, "ErrorCode"), text(entry, "ErrorMessage"), text(entry, "SequenceNumber").is_some()))
+        .map(|entry| {
+            entry_result(
+                text(entry, "ErrorCode"),
+                text(entry, "ErrorMessage"),
+                text(entry, "SequenceNumber").is_some(),
+            )
+        })
         .collect()
 }
 
@@ -245,7 +255,9 @@ mod tests {
         let body = encode_put_records_cbor("s", &records);
         let value = cbor::decode(&body).unwrap();
         assert_eq!(value.get("StreamName"), Some(&cbor::Value::Text("s".into())));
-        let cbor::Value::Array(entries) = value.get("Records").unwrap() else { panic!() };
+        let cbor::Value::Array(entries) = value.get("Records").unwrap() else {
+            panic!()
+        };
         assert_eq!(entries[0].get("Data"), Some(&cbor::Value::Bytes(vec![0, 255])));
         assert_eq!(entries[1].get("ExplicitHashKey"), Some(&cbor::Value::Text("7".into())));
         // 2 data bytes travel as 2 bytes, not as base64.
@@ -267,7 +279,13 @@ mod tests {
         w.text("m");
         assert_eq!(
             decode_put_records_cbor(&w.0).unwrap(),
-            vec![EntryResult::Accepted, EntryResult::Rejected { code: "InternalFailure".into(), message: "m".into() }]
+            vec![
+                EntryResult::Accepted,
+                EntryResult::Rejected {
+                    code: "InternalFailure".into(),
+                    message: "m".into()
+                }
+            ]
         );
         let mut e = cbor::Writer(Vec::new());
         e.map(2);
@@ -275,12 +293,22 @@ mod tests {
         e.text("ResourceNotFoundException");
         e.text("message");
         e.text("gone");
-        assert_eq!(parse_error(&e.0, None), (Some("ResourceNotFoundException".into()), "gone".into()));
+        assert_eq!(
+            parse_error(&e.0, None),
+            (Some("ResourceNotFoundException".into()), "gone".into())
+        );
     }
 
     #[test]
     fn refuses_unusable_bodies() {
-        for body in [&b""[..], b"{", b"[]", b"{}", br#"{"Records":[{}]}"#, br#"{"Records":5}"#] {
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{}",
+            br#"{"Records":[{}]}"#,
+            br#"{"Records":5}"#,
+        ] {
             assert!(decode_put_records(body).is_err(), "{:?}", String::from_utf8_lossy(body));
         }
     }
@@ -288,7 +316,10 @@ mod tests {
     #[test]
     fn parses_error_bodies() {
         assert_eq!(
-            parse_error(br#"{"__type":"com.amazonaws#ResourceNotFoundException","message":"no"}"#, None),
+            parse_error(
+                br#"{"__type":"com.amazonaws#ResourceNotFoundException","message":"no"}"#,
+                None
+            ),
             (Some("ResourceNotFoundException".into()), "no".into())
         );
         assert_eq!(
@@ -304,7 +335,10 @@ mod tests {
             <Message>The request signature we calculated does not match</Message></Error></Errors></ErrorResponse>";
         assert_eq!(
             parse_error(xml, None),
-            (Some("SignatureDoesNotMatch".into()), "The request signature we calculated does not match".into())
+            (
+                Some("SignatureDoesNotMatch".into()),
+                "The request signature we calculated does not match".into()
+            )
         );
     }
 }

@@ -82,7 +82,10 @@ impl Tmpfs {
             .output()
             .map_err(|e| format!("cannot run mount: {e}"))?;
         if !output.status.success() {
-            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
         }
         Ok(Tmpfs { dir })
     }
@@ -168,7 +171,11 @@ impl Tally {
     pub fn summary(&self) -> String {
         let mut kinds: Vec<_> = self.0.lock().unwrap().iter().map(|(k, v)| (*k, *v)).collect();
         kinds.sort();
-        kinds.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+        kinds
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -189,7 +196,17 @@ impl TlsServer {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             // A leaf certificate, so the client fails on trust (UnknownIssuer), as with a real impostor.
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
@@ -280,7 +297,12 @@ while True:
                 }
             });
         }
-        Ok(TlsServer { child, port, log, _dir: dir })
+        Ok(TlsServer {
+            child,
+            port,
+            log,
+            _dir: dir,
+        })
     }
 
     pub fn log(&self) -> Vec<String> {

@@ -27,12 +27,20 @@ pub struct Server {
 
 impl Server {
     pub fn kinesalite() -> Server {
-        Server::spawn(Command::new("node").arg(format!("{REPO}/tests/servers/kinesalite.js")).arg("0"))
+        Server::spawn(
+            Command::new("node")
+                .arg(format!("{REPO}/tests/servers/kinesalite.js"))
+                .arg("0"),
+        )
     }
 
     /// kinesis-mock (the `kinesis-local` package): speaks JSON and CBOR.
     pub fn kinesis_mock() -> Server {
-        Server::spawn(Command::new("node").arg(format!("{REPO}/tests/servers/kinesis_mock.js")).arg("0"))
+        Server::spawn(
+            Command::new("node")
+                .arg(format!("{REPO}/tests/servers/kinesis_mock.js"))
+                .arg("0"),
+        )
     }
 
     /// moto with SigV4 verification on; its banner holds the keys it accepts.
@@ -136,7 +144,14 @@ pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards:
 
 /// Every record of every shard of `stream`, as (partition key, data).
 pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
-    let shards = client.list_shards().stream_name(stream).send().await.unwrap().shards.unwrap_or_default();
+    let shards = client
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .shards
+        .unwrap_or_default();
     let mut records = Vec::new();
     for shard in shards {
         let mut iterator = client
@@ -149,11 +164,21 @@ pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<
             .unwrap()
             .shard_iterator;
         while let Some(it) = iterator {
-            let page = client.get_records().shard_iterator(it).limit(10_000).send().await.unwrap();
+            let page = client
+                .get_records()
+                .shard_iterator(it)
+                .limit(10_000)
+                .send()
+                .await
+                .unwrap();
             if page.records.is_empty() {
                 break;
             }
-            records.extend(page.records.into_iter().map(|r| (r.partition_key.unwrap_or_default(), r.data.into_inner())));
+            records.extend(
+                page.records
+                    .into_iter()
+                    .map(|r| (r.partition_key.unwrap_or_default(), r.data.into_inner())),
+            );
             iterator = page.next_shard_iterator;
         }
     }
@@ -270,7 +295,10 @@ pub fn put_records_reply(request: &Request, fail: impl Fn(usize, &(String, Vec<u
             None => serde_json::json!({"SequenceNumber": format!("4959{i:020}"), "ShardId": "shardId-000000000000"}),
         })
         .collect();
-    Reply::Json(200, serde_json::json!({"FailedRecordCount": failed, "Records": entries}))
+    Reply::Json(
+        200,
+        serde_json::json!({"FailedRecordCount": failed, "Records": entries}),
+    )
 }
 
 pub fn accept_all(request: &Request) -> Reply {
@@ -278,7 +306,10 @@ pub fn accept_all(request: &Request) -> Reply {
 }
 
 pub fn error_reply(status: u16, error_type: &str) -> Reply {
-    Reply::Json(status, serde_json::json!({"__type": error_type, "message": format!("scripted {error_type}")}))
+    Reply::Json(
+        status,
+        serde_json::json!({"__type": error_type, "message": format!("scripted {error_type}")}),
+    )
 }
 
 type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
@@ -388,7 +419,12 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, handler: &Handler, s
             return;
         }
         let (status, content_type, body, cut) = match handler(&request, index) {
-            Reply::Json(status, json) => (status, "application/x-amz-json-1.1", serde_json::to_vec(&json).unwrap(), false),
+            Reply::Json(status, json) => (
+                status,
+                "application/x-amz-json-1.1",
+                serde_json::to_vec(&json).unwrap(),
+                false,
+            ),
             Reply::Raw(status, content_type, body) => (status, content_type, body, false),
             Reply::Close => return,
             Reply::Stall(duration) => {
@@ -402,7 +438,12 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, handler: &Handler, s
             body.len()
         );
         let sent = if cut { &body[..body.len() / 2] } else { &body[..] };
-        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(sent)).is_err() || cut {
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(sent))
+            .is_err()
+            || cut
+        {
             return;
         }
     }
