@@ -478,8 +478,9 @@ async fn delivered_records_leave_the_file_soon_after_the_drain() {
     recorder.save_records(records.collect()).unwrap();
     let report = recorder.submit_all_records().await.unwrap();
     assert_eq!((report.records_submitted, report.requests), (5_000, 10));
-    // Compaction runs on the worker as soon as it is idle; give it a moment.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Compaction runs on the worker as soon as it is idle (tens of
+    // milliseconds for three chunks); give it ample time on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     recorder.shutdown();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let rows: i64 = conn

@@ -368,12 +368,23 @@ impl Store {
             return Ok(Vec::new());
         };
         let after_id = after_id.max(self.delivered(stream_id));
+        // When this stream holds every pending record (one stream, or the
+        // others drained), walking the table in id order reads each row once;
+        // otherwise the (stream_id, id) index finds this stream's rows.
+        let only_stream = self
+            .streams
+            .get(&stream_id)
+            .is_some_and(|s| s.records == self.pending_records());
+        let sql = if only_stream {
+            "SELECT id, partition_key, explicit_hash_key, data, size, attempts FROM records
+             WHERE id > ?2 AND +stream_id = ?1 ORDER BY id LIMIT ?3"
+        } else {
+            "SELECT id, partition_key, explicit_hash_key, data, size, attempts FROM records
+             WHERE stream_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+        };
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, partition_key, explicit_hash_key, data, size, attempts FROM records
-                 WHERE stream_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-            )
+            .prepare_cached(sql)
             .map_err(Error::sqlite("reading a batch"))?;
         let mut rows = stmt
             .query(params![stream_id, after_id, max_records])
@@ -434,17 +445,23 @@ impl Store {
                     .and_then(|mut stmt| stmt.query_row(params![stream_id, mark], |row| row.get(0)))
                     .map_err(Error::sqlite(CONTEXT))?;
                 if first_pending.is_none_or(|id| id >= first) {
-                    // Count what is really there: records evicted or cleared
-                    // while the batch was in flight are already accounted for.
-                    let (records, bytes): (i64, i64) = tx
-                        .prepare_cached(
-                            "SELECT count(*), coalesce(sum(size), 0) FROM records
-                             WHERE stream_id = ?1 AND id > ?2 AND id <= ?3",
-                        )
-                        .and_then(|mut stmt| {
-                            stmt.query_row(params![stream_id, mark, last], |row| Ok((row.get(0)?, row.get(1)?)))
-                        })
+                    // Count what is really there (the index alone answers):
+                    // records evicted or cleared while the batch was in
+                    // flight are already accounted for.
+                    let range = params![stream_id, mark, last];
+                    let records: i64 = tx
+                        .prepare_cached("SELECT count(*) FROM records WHERE stream_id = ?1 AND id > ?2 AND id <= ?3")
+                        .and_then(|mut stmt| stmt.query_row(range, |row| row.get(0)))
                         .map_err(Error::sqlite(CONTEXT))?;
+                    let bytes: i64 = if records == prefix.len() as i64 {
+                        prefix.iter().map(|&&(_, size)| size as i64).sum()
+                    } else {
+                        tx.prepare_cached(
+                            "SELECT coalesce(sum(size), 0) FROM records WHERE stream_id = ?1 AND id > ?2 AND id <= ?3",
+                        )
+                        .and_then(|mut stmt| stmt.query_row(range, |row| row.get(0)))
+                        .map_err(Error::sqlite(CONTEXT))?
+                    };
                     delta.records(stream_id, -records, -bytes);
                     delta.marks.insert(stream_id, last);
                 } else {
