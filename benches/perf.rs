@@ -1277,17 +1277,17 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     sdk_times.sort();
     let recorder_time = recorder_times[DRAIN_ROUNDS / 2];
     let sdk_time = sdk_times[DRAIN_ROUNDS / 2];
-    let seconds = |times: &[Duration]| {
+    let millis = |times: &[Duration]| {
         times
             .iter()
-            .map(|t| format!("{:.2}", t.as_secs_f64()))
+            .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
             .collect::<Vec<_>>()
             .join(", ")
     };
     report.note(format!(
-        "row 4: {DRAIN_ROUNDS} alternating rounds, medians compared; recorder {} s, SDK {} s",
-        seconds(&recorder_times),
-        seconds(&sdk_times)
+        "row 4: {DRAIN_ROUNDS} alternating rounds, medians compared; recorder {} ms, SDK {} ms",
+        millis(&recorder_times),
+        millis(&sdk_times)
     ));
     let recorder_rate = n as f64 / recorder_time.as_secs_f64();
     let sdk_rate = n as f64 / sdk_time.as_secs_f64();
@@ -1364,8 +1364,8 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     report.note(format!(
         "rows 4-6: file systems synced before each timed drain; one loopback HTTP/1.1 keep-alive server (std threads; \
          parses every body as PutRecords JSON, answers one success entry per record) for both sides; median recorder \
-         {:.2} s over {} connection(s), SDK {:.2} s over {} connection(s), {} requests per drain; headers add {:.1} B/record (recorder) and {:.1} B/record (SDK); SDK \
-         body {:.1} B/record",
+         {:.2} s ({} new connection(s) in the last round), SDK {:.2} s ({}), {} requests per drain; headers add \
+         {:.1} B/record (recorder) and {:.1} B/record (SDK); SDK body {:.1} B/record",
         recorder_time.as_secs_f64(),
         ours.connections,
         sdk_time.as_secs_f64(),
