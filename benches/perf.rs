@@ -1185,8 +1185,9 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     let rt = runtime();
 
     // The recorder: fill (untimed), then time one explicit drain.
-    let recorder_drain = |round: usize| {
-        let config = recorder_config(&dir.join(format!("drain-{round}.db")), &server.endpoint, false);
+    let recorder_drain = |name: &str, n: u64, wire_format: kinesis_recorder::WireFormat| {
+        let mut config = recorder_config(&dir.join(name), &server.endpoint, false);
+        config.wire_format = wire_format;
         let recorder = Recorder::new(config, credentials()).unwrap();
         for i in 0..n {
             save_retrying(&recorder, i);
@@ -1254,7 +1255,8 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     // machine hits both; each side's median is compared.
     let (mut recorder_times, mut sdk_times, mut ours, mut sdk) = (Vec::new(), Vec::new(), None, None);
     for round in 0..DRAIN_ROUNDS {
-        let (submitted, elapsed, server_saw) = recorder_drain(round);
+        let (submitted, elapsed, server_saw) =
+            recorder_drain(&format!("drain-{round}.db"), n, kinesis_recorder::WireFormat::Json);
         report.check(
             submitted.records_submitted == n && submitted.records_remaining == 0 && server_saw.records == n,
             format!(
@@ -1323,20 +1325,7 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     );
     // Row 6 again with the opt-in CBOR encoding (same records, fewer of them).
     let n_cbor = n.min(50_000);
-    let mut config = recorder_config(&dir.join("drain-cbor.db"), &server.endpoint, false);
-    config.wire_format = kinesis_recorder::WireFormat::Cbor;
-    let recorder = Recorder::new(config, credentials()).unwrap();
-    for i in 0..n_cbor {
-        save_retrying(&recorder, i);
-    }
-    recorder.flush().unwrap();
-    sync_file_systems();
-    let before = server.snapshot();
-    let start = Instant::now();
-    let submitted = rt.block_on(recorder.submit_all_records()).unwrap();
-    let cbor_time = start.elapsed();
-    let cbor = server.snapshot() - before;
-    drop(recorder);
+    let (submitted, cbor_time, cbor) = recorder_drain("drain-cbor.db", n_cbor, kinesis_recorder::WireFormat::Cbor);
     report.check(
         submitted.records_submitted == n_cbor && cbor.records == n_cbor && cbor.bad_requests == 0,
         format!(

@@ -51,6 +51,35 @@ struct Run {
     retried: u64,
 }
 
+impl Run {
+    /// What every throttled drain must show: the server did throttle, only
+    /// the refused records were resent, no faster than the shard allows, and
+    /// a backoff instead of a busy loop (a spin makes hundreds of requests).
+    fn check(&self, what: &str, at_least: Duration) {
+        println!(
+            "{what} in {:.1} s, {} requests, {} refusals resent",
+            self.elapsed.as_secs_f64(),
+            self.requests,
+            self.retried
+        );
+        assert!(
+            self.throttled > 0,
+            "the server never throttled: the test proves nothing"
+        );
+        assert_eq!(self.retried, self.throttled, "only throttled records are resent");
+        assert!(
+            self.elapsed >= at_least,
+            "faster than the shard allows: {:?}",
+            self.elapsed
+        );
+        assert!(
+            self.requests <= 40,
+            "{} requests: the backoff is not obeyed",
+            self.requests
+        );
+    }
+}
+
 /// Saves `records`, submits until none is left, and checks that the stream
 /// holds each exactly once.
 fn drain_through_throttling(stream: &str, records: Vec<Vec<u8>>) -> Run {
@@ -115,29 +144,12 @@ fn drain_through_throttling(stream: &str, records: Vec<Vec<u8>>) -> Run {
 
 #[test]
 fn record_rate_throttling_resends_only_the_refused_records() {
-    // 3,000 records on one shard: three seconds' worth of its 1,000 records/s.
+    // 3,000 records on one shard: three seconds' worth of its 1,000 records/s
+    // (6 full requests would do without throttling).
     let records: Vec<Vec<u8>> = (0..3_000u32).map(|i| format!("{i:0>100}").into_bytes()).collect();
     let run = drain_through_throttling("throttled-records", records);
-    println!(
-        "record rate: 3000 x 100 B in {:.1} s, {} requests, {} refusals resent",
-        run.elapsed.as_secs_f64(),
-        run.requests,
-        run.retried
-    );
-    assert!(run.throttled > 0, "the server never throttled: the test proves nothing");
-    assert_eq!(run.retried, run.throttled, "only throttled records are resent");
-    // The shard takes 1,000 records/s: it cannot have been faster than ~2 s.
-    assert!(
-        run.elapsed >= Duration::from_millis(1_900),
-        "faster than the shard allows: {:?}",
-        run.elapsed
-    );
-    // Backoff, not a busy loop: 6 full requests would do; a spin makes hundreds.
-    assert!(
-        run.requests <= 40,
-        "{} requests: the backoff is not obeyed",
-        run.requests
-    );
+    // The third thousand cannot go before the shard's third second.
+    run.check("record rate: 3000 x 100 B", Duration::from_millis(1_900));
 }
 
 #[test]
@@ -145,22 +157,5 @@ fn byte_rate_throttling_resends_only_the_refused_records() {
     // 40 records of 64 KiB: 2.5 MiB, two and a half seconds of a shard's 1 MiB/s.
     let records: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 64 * 1024]).collect();
     let run = drain_through_throttling("throttled-bytes", records);
-    println!(
-        "byte rate: 40 x 64 KiB in {:.1} s, {} requests, {} refusals resent",
-        run.elapsed.as_secs_f64(),
-        run.requests,
-        run.retried
-    );
-    assert!(run.throttled > 0, "the server never throttled: the test proves nothing");
-    assert_eq!(run.retried, run.throttled);
-    assert!(
-        run.elapsed >= Duration::from_millis(1_400),
-        "faster than the shard allows: {:?}",
-        run.elapsed
-    );
-    assert!(
-        run.requests <= 40,
-        "{} requests: the backoff is not obeyed",
-        run.requests
-    );
+    run.check("byte rate: 40 x 64 KiB", Duration::from_millis(1_400));
 }
