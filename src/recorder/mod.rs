@@ -7,7 +7,7 @@
 //! The path of one record: [`Recorder::save_record`] validates it
 //! (`record.rs`) and queues it (`writer.rs`); the writer commits it (`store`);
 //! the worker (`worker.rs`) reads it in a batch, `transport` sends it, `policy`
-//! judges the answer, `store` deletes or reschedules it, and the listener
+//! judges the answer, `store` marks it delivered or reschedules it, and the listener
 //! hears about it (`events.rs`).
 
 pub(crate) mod events;
