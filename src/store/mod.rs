@@ -444,7 +444,8 @@ impl Store {
                     .prepare_cached("SELECT min(id) FROM records WHERE stream_id = ?1 AND id > ?2")
                     .and_then(|mut stmt| stmt.query_row(params![stream_id, mark], |row| row.get(0)))
                     .map_err(Error::sqlite(CONTEXT))?;
-                if first_pending.is_none_or(|id| id >= first) {
+                // (A mark never moves back: a batch is always read above it.)
+                if first_pending.is_none_or(|id| id >= first) && last > mark {
                     // Count what is really there (the index alone answers):
                     // records evicted or cleared while the batch was in
                     // flight are already accounted for.
@@ -472,6 +473,10 @@ impl Store {
                 .prepare_cached("DELETE FROM records WHERE id = ?1")
                 .map_err(Error::sqlite(CONTEXT))?;
             let mut removed = |id: i64, size: u64, delta: &mut Delta| -> Result<bool> {
+                // At or below the mark it was already accounted as delivered.
+                if id <= mark {
+                    return Ok(false);
+                }
                 // A record evicted or cleared while in flight is already gone.
                 let gone = delete.execute([id]).map_err(Error::sqlite(CONTEXT))? == 1;
                 if gone {

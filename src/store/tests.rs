@@ -150,6 +150,25 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
 }
 
 #[test]
+fn a_batch_settled_twice_is_counted_once() {
+    let (_dir, mut store) = open();
+    store
+        .insert(
+            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
+            None,
+        )
+        .unwrap();
+    let batch = store.next_batch("a", 0, 2, 1000).unwrap();
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
+    // Its rows are still in the file (not compacted): they must not be taken
+    // for pending records and subtracted again.
+    store.settle("a", &delivered(&batch)).unwrap();
+    assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
+    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap().len(), 2);
+}
+
+#[test]
 fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let (_dir, mut store) = open();
     store
