@@ -12,6 +12,12 @@ fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
     }
 }
 
+/// Records 0..n of `stream`: 8 bytes of `i` each (10 bytes with the key),
+/// created at `i`.
+fn numbered(stream: &str, n: u8) -> Vec<NewRecord> {
+    (0..n).map(|i| record(stream, &[i; 8], i as i64)).collect()
+}
+
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
@@ -152,12 +158,7 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
 #[test]
 fn a_batch_settled_twice_is_counted_once() {
     let (_dir, mut store) = open();
-    store
-        .insert(
-            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
-            None,
-        )
-        .unwrap();
+    store.insert(&numbered("a", 4), None).unwrap();
     let batch = store.next_batch("a", 0, 2, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
@@ -171,12 +172,7 @@ fn a_batch_settled_twice_is_counted_once() {
 #[test]
 fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let (_dir, mut store) = open();
-    store
-        .insert(
-            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
-            None,
-        )
-        .unwrap();
+    store.insert(&numbered("a", 4), None).unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
     let settlement = Settlement {
@@ -204,12 +200,7 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
 #[test]
 fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
     let (_dir, mut store) = open();
-    store
-        .insert(
-            &(0..4).map(|i| record("a", &[i; 8], i as i64)).collect::<Vec<_>>(),
-            None,
-        )
-        .unwrap();
+    store.insert(&numbered("a", 4), None).unwrap();
     let batch = store.next_batch("a", 0, 500, 1000).unwrap();
     // While the batch is in flight, a new save evicts the two oldest.
     let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30)).unwrap();
