@@ -24,17 +24,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, Transaction};
 
 use crate::error::{DropReason, Error, Result};
 use crate::record::NewRecord;
-
-/// A record read back for submission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredRecord {
-    pub id: i64,
-    pub partition_key: String,
-    pub explicit_hash_key: Option<String>,
-    pub data: Vec<u8>,
-    pub size: u64,
-    pub attempts: u32,
-}
+use crate::submission::{Settlement, StoredRecord};
 
 /// Pending records and bytes of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,20 +81,6 @@ impl Dropped {
     pub fn total(&self) -> u64 {
         self.by_stream.values().sum()
     }
-}
-
-/// How one submitted batch ended, record by record. Built by the upload
-/// policy, applied here in one transaction.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Settlement {
-    /// Acknowledged by the service: deleted.
-    pub delivered: Vec<(i64, u64)>,
-    /// Rejected but retryable: the attempt counts.
-    pub retry: Vec<i64>,
-    /// Rejected for the last allowed time: deleted and reported.
-    pub exhausted: Vec<(i64, u64)>,
-    /// Among `retry` and `exhausted`, how many were throttled.
-    pub throttled: u64,
 }
 
 /// Changes made inside one transaction, applied to the in-memory accounting
@@ -354,15 +330,16 @@ impl Store {
     }
 
     /// Up to `max_records` records of `stream` with id above `after_id`, in
-    /// save order, stopping before the one that would take the batch past
-    /// `max_bytes`. Rows are read one at a time: the backlog never sits in
-    /// memory.
+    /// save order, as long as `admit` accepts each record's size: the packing
+    /// rule is the caller's (`policy::batch`), and the first record it
+    /// refuses ends the batch. Rows are read one at a time: the backlog never
+    /// sits in memory.
     pub fn next_batch(
         &self,
         stream: &str,
         after_id: i64,
         max_records: u32,
-        max_bytes: u64,
+        mut admit: impl FnMut(u64) -> bool,
     ) -> Result<Vec<StoredRecord>> {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Vec::new());
@@ -390,10 +367,9 @@ impl Store {
             .query(params![stream_id, after_id, max_records])
             .map_err(Error::sqlite("reading a batch"))?;
         let mut batch = Vec::new();
-        let mut packer = crate::policy::batch::Packer::new(max_records, max_bytes);
         while let Some(row) = rows.next().map_err(Error::sqlite("reading a batch"))? {
             let size = row.get::<_, i64>(4).map_err(Error::sqlite("reading a batch"))? as u64;
-            if !packer.try_add(size) {
+            if !admit(size) {
                 break;
             }
             let record = (|| -> rusqlite::Result<StoredRecord> {
