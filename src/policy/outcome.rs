@@ -42,11 +42,11 @@ pub(crate) fn judge_response(batch: &[StoredRecord], results: &[EntryResult], ma
     for (record, result) in batch.iter().zip(results) {
         match result {
             EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
-            EntryResult::Rejected { code, .. } => {
-                if code == THROTTLED_ENTRY {
-                    settlement.throttled += 1;
-                }
-                // Any per-record rejection costs an attempt, so a record the
+            // Throttling is the shard's state, not the record's fault: it
+            // costs no attempt, however long the shard stays saturated.
+            EntryResult::Rejected { code, .. } if code == THROTTLED_ENTRY => settlement.throttled.push(record.id),
+            EntryResult::Rejected { .. } => {
+                // Any other rejection costs an attempt, so a record the
                 // service keeps refusing leaves after `max_attempts`.
                 if record.attempts + 1 >= max_attempts {
                     settlement.exhausted.push((record.id, record.size));
@@ -201,9 +201,28 @@ mod tests {
             panic!()
         };
         assert_eq!(s.delivered, vec![(1, 2)]);
-        assert_eq!(s.retry, vec![2, 3]);
+        assert_eq!(s.throttled, vec![2]);
+        assert_eq!(s.retry, vec![3]);
         assert!(s.exhausted.is_empty());
-        assert_eq!(s.throttled, 1);
+    }
+
+    #[test]
+    fn throttling_never_spends_an_attempt() {
+        // A record on its last attempt: throttled, it stays; refused for
+        // another reason, it is exhausted.
+        let batch = [record(1, 9), record(2, 9)];
+        let results = [rejected(THROTTLED_ENTRY), rejected("InternalFailure")];
+        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.throttled, vec![1]);
+        assert!(s.retry.is_empty());
+        assert_eq!(s.exhausted, vec![(2, 2)]);
+        let throttled_long = [record(3, 1_000)];
+        let Verdict::Settled(s) = judge_response(&throttled_long, &[rejected(THROTTLED_ENTRY)], 1) else {
+            panic!()
+        };
+        assert_eq!((s.throttled, s.exhausted), (vec![3], vec![]));
     }
 
     #[test]

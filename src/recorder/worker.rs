@@ -365,7 +365,7 @@ impl Worker {
                     self.shared.refresh_committed_bytes();
                     let delivered = settlement.delivered.len() as u64;
                     report.records_submitted += delivered;
-                    report.records_retried += settlement.retry.len() as u64;
+                    report.records_retried += (settlement.retry.len() + settlement.throttled.len()) as u64;
                     report.records_dropped += dropped.total();
                     if delivered > 0 {
                         tracing::debug!(stream, delivered, "records submitted");
@@ -375,7 +375,7 @@ impl Worker {
                         });
                     }
                     self.shared.listeners.emit_dropped(&dropped);
-                    let rejected = settlement.retry.len() + settlement.exhausted.len();
+                    let rejected = settlement.retry.len() + settlement.throttled.len() + settlement.exhausted.len();
                     let mut states = self.shared.lock_streams();
                     let state = states
                         .entry(stream.to_owned())
@@ -398,7 +398,7 @@ impl Worker {
                     state.last_error = Some(format!(
                         "{rejected} of {} records rejected ({} throttled)",
                         batch.len(),
-                        settlement.throttled
+                        settlement.throttled.len()
                     ));
                     return StreamEnd::RecordsRejected { delay };
                 }
