@@ -88,6 +88,11 @@ pub struct RecorderConfig {
     pub wire_format: WireFormat,
 }
 
+/// How long `submit_all_records` may take when the caller sets no deadline
+/// (`submit_all_records_within` takes one): records not delivered by then
+/// stay pending.
+pub const DEFAULT_SUBMIT_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Hard limits of the Kinesis service that no configuration may exceed.
 pub mod service_limits {
     use super::MIB;
