@@ -14,7 +14,7 @@ import kotlin.test.assertNotEquals
 import kotlin.test.assertTrue
 
 /**
- * A minified release must not crash: ProGuard shrinks, optimizes and obfuscates the sample app,
+ * A minified release must not crash: ProGuard shrinks and obfuscates the sample app,
  * the library (Android glue, shared layer, generated bindings), JNA, Kotlin and kotlinx-coroutines
  * with the library's consumer-rules.pro (R8 reads the same rules) and what the Android build
  * adds (src/test/proguard/android-app.pro), against the Android 15 framework. Then
