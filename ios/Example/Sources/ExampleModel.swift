@@ -10,6 +10,8 @@ import KinesisRecorder
 enum ExampleSettings {
     static let region = "us-east-1"
     static let streamName = "example-events"
+    /// Listed in BGTaskSchedulerPermittedIdentifiers (project.yml).
+    static let backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
     static let endpoint: String? = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
     static let credentials: CredentialsProvider = StaticCredentials(
         accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret"
@@ -18,7 +20,8 @@ enum ExampleSettings {
 
 /// The example's state. Everything the UI calls on the main actor is cheap:
 /// `save` only validates and queues; submission runs on the recorder's own
-/// thread.
+/// thread. Created by the `App` while the app launches, so background
+/// delivery is registered in time (iOS accepts a task's handler only then).
 @MainActor
 @Observable
 final class ExampleModel {
@@ -34,7 +37,7 @@ final class ExampleModel {
     }
 
     @ObservationIgnored private let recorder: KinesisRecorder?
-    #if canImport(UIKit) && !os(watchOS)
+    #if os(iOS)
     @ObservationIgnored private var lifecycle: AppLifecycleObserver?
     #endif
     @ObservationIgnored private var counter = 0
@@ -50,8 +53,15 @@ final class ExampleModel {
                 $0.submitInterval = 10  // seconds; the default comes from the core
             }
             self.recorder = recorder
-            #if canImport(UIKit) && !os(watchOS)
-            lifecycle = AppLifecycleObserver(recorder: recorder)
+            #if os(iOS)
+            // Flush as the app leaves the screen, and a BGProcessingTask while records are pending.
+            do {
+                lifecycle = try AppLifecycleObserver(
+                    recorder: recorder, backgroundTaskIdentifier: ExampleSettings.backgroundTaskIdentifier
+                )
+            } catch {
+                failure = "Background delivery is off: \(error)"
+            }
             #endif
             listen(to: recorder)
             refresh()
@@ -131,7 +141,7 @@ final class ExampleModel {
             return "\(count) dropped from \(stream) (\(reason))"
         case let .storageThresholdCrossed(bytesUsed, threshold):
             return "store at \(bytesUsed) bytes (threshold \(threshold))"
-        case let .submissionFailed(stream, code, message, willRetry):
+        case let .submissionFailed(stream, _, code, message, willRetry):
             return "\(stream): \(code ?? "failed") \(message)\(willRetry ? " (will retry)" : "")"
         }
     }
