@@ -15,8 +15,8 @@
 //!   reaches Rust (it throws `RecorderException.ShutDown`).
 //! - **Strings** cross as UTF-16 (`GetStringRegion` into a stack buffer, `String::from_utf16`),
 //!   never as JNI's *modified* UTF-8, which encodes NUL and supplementary characters (emoji)
-//!   differently from UTF-8. A lone surrogate is `InvalidInput` (UniFFI's encoder throws a
-//!   `CharacterCodingException` for it).
+//!   differently from UTF-8. A lone surrogate is `InvalidInput` (UniFFI 0.32's encoder throws a
+//!   `CharacterCodingException` for it, after cloning the object's handle, which then leaks).
 //! - **Errors** come back as the return value: `null` for success, else a string whose first
 //!   character names the [`RecorderError`] variant (see [`failure_text`]) followed by its reason;
 //!   Kotlin throws the same `RecorderException` subclass the UniFFI bindings throw. A panic is

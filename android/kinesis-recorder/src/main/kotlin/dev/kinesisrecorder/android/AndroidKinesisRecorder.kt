@@ -9,7 +9,7 @@ import dev.kinesisrecorder.ffi.KinesisRecorder
 import dev.kinesisrecorder.ffi.KinesisRecorderInterface
 import dev.kinesisrecorder.ffi.RecorderConfig
 import dev.kinesisrecorder.ffi.RecorderException
-import dev.kinesisrecorder.recorderConfig
+import dev.kinesisrecorder.KinesisRecorder
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -144,7 +144,7 @@ object KinesisRecorderAndroid {
         configure: RecorderConfig.() -> Unit = {},
     ): AndroidKinesisRecorder {
         databaseFile.parentFile?.mkdirs()
-        val recorder = KinesisRecorder(recorderConfig(databaseFile.path, region, configure), credentials)
+        val recorder = KinesisRecorder(databaseFile.path, region, credentials, configure)
         return try {
             AndroidKinesisRecorder(context, recorder, options)
         } catch (e: Throwable) {
