@@ -1,8 +1,10 @@
-//! Direct JNI entry points for the save family (`saveRecord`, `saveRecordWithHashKey`,
-//! `saveRecords`), called by the Kotlin layer's `dev.kinesisrecorder.NativeSaves`. Everything
-//! else stays on the UniFFI (JNA) bindings. Through JNA a save cost ~30 µs and ~15 KB of garbage
+//! A direct JNI entry point for single saves (`saveRecord`, `saveRecordWithHashKey`), called by
+//! the Kotlin layer's `dev.kinesisrecorder.NativeSaves`. Everything else, `saveRecords` included,
+//! stays on the UniFFI (JNA) bindings. Through JNA a save cost ~30 µs and ~15 KB of garbage
 //! (RustBuffers and JNA structures per call); a JNI call with a byte array and two strings costs
-//! well under a microsecond and allocates nothing on the Java heap.
+//! well under a microsecond and allocates nothing on the Java heap. (`saveRecords` through JNI
+//! cost 6.8 KB of the size-bound mobile library, more than the margin left; a batch pays JNA's
+//! per-call cost once.)
 //!
 //! Each entry point only converts its arguments and calls the same [`KinesisRecorder`] method the
 //! UniFFI scaffolding calls: validation, queueing and errors are the core's.
@@ -22,21 +24,22 @@
 //!   Kotlin throws the same `RecorderException` subclass the UniFFI bindings throw. A panic is
 //!   caught and reported as `P` (Kotlin throws UniFFI's `InternalException`), never unwound into
 //!   the JVM.
-//! - **Registration.** The JVM binds `Java_dev_kinesisrecorder_NativeSaves_*` by name once the
+//! - **Registration.** The JVM binds `Java_dev_kinesisrecorder_NativeSaves_saveRecord` by name once the
 //!   Kotlin layer has loaded this same file with `System.load` (the file JNA opened) or, on
 //!   Android, `System.loadLibrary`. No `JNI_OnLoad`, no `RegisterNatives`.
 //!
-//! Compiled with the `ffi` feature except for iOS (no JVM there); raw `jni-sys` declarations
-//! keep it to a few kilobytes of the mobile library.
+//! Compiled with the `ffi` feature except for iOS (no JVM there). Raw `jni-sys` declarations
+//! keep it to 4.4 KB of the stripped mobile library; the same function with the `jni` crate cost
+//! 2.7 times as much in a test library.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use jni_sys::{jbyteArray, jclass, jlong, jobject, jobjectArray, jsize, jstring, JNIEnv};
+use jni_sys::{jbyteArray, jclass, jlong, jsize, jstring, JNIEnv};
 
 use super::KinesisRecorder;
 use crate::error::Error;
-use crate::{RecordToSave, RecorderError};
+use crate::RecorderError;
 
 /// `NativeSaves.saveRecord(handle, data, streamName, partitionKey?, explicitHashKey?): String?`
 ///
@@ -63,33 +66,6 @@ pub unsafe extern "system" fn Java_dev_kinesisrecorder_NativeSaves_saveRecord(
     })
 }
 
-/// `NativeSaves.saveRecords(handle, fields): String?`, with `fields` holding four entries per
-/// record: data, stream name, partition key (or null), explicit hash key (or null).
-///
-/// # Safety
-/// Called by the JVM with a valid `env`, and with the handle of a live `KinesisRecorder`.
-#[no_mangle]
-pub unsafe extern "system" fn Java_dev_kinesisrecorder_NativeSaves_saveRecords(
-    env: *mut JNIEnv,
-    _class: jclass,
-    handle: jlong,
-    fields: jobjectArray,
-) -> jstring {
-    let env = Env(env);
-    env.answer(|| {
-        let recorder = recorder(handle)?;
-        let count = env.length(fields)? / 4;
-        let mut records = Vec::with_capacity(count as usize);
-        for i in 0..count {
-            let record = env
-                .record(fields, i * 4)
-                .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))?;
-            records.push(record);
-        }
-        recorder.save_records(records)
-    })
-}
-
 /// The object behind a UniFFI handle, borrowed for one call.
 ///
 /// # Safety
@@ -101,9 +77,9 @@ unsafe fn recorder<'a>(handle: jlong) -> Result<&'a KinesisRecorder, Error> {
     pointer.as_ref().ok_or(Error::ShutDown)
 }
 
-/// The answer Kotlin decodes: the variant's letter, then its reason. `P` is a caught panic.
-/// Kotlin's table is `NativeSaves.exception`; keep the two in step.
-fn failure_text(error: &RecorderError) -> String {
+/// The answer Kotlin decodes: the variant's letter, then its reason, as UTF-16. `P` is a caught
+/// panic. Kotlin's table is `NativeSaves.exception`; keep the two in step.
+fn failure_text(error: &RecorderError) -> Vec<u16> {
     let (letter, reason) = match error {
         RecorderError::InvalidInput { reason } => ('I', reason.as_str()),
         RecorderError::StorageFull { reason } => ('F', reason.as_str()),
@@ -113,7 +89,13 @@ fn failure_text(error: &RecorderError) -> String {
         RecorderError::Credentials { reason } => ('C', reason.as_str()),
         RecorderError::ShutDown => ('D', ""),
     };
-    format!("{letter}{reason}")
+    utf16(letter, reason)
+}
+
+fn utf16(letter: char, text: &str) -> Vec<u16> {
+    let mut units = vec![letter as u16];
+    units.extend(text.encode_utf16());
+    units
 }
 
 /// The calling thread's JNI environment, valid for the duration of one native call.
@@ -123,22 +105,14 @@ struct Env(*mut JNIEnv);
 impl Env {
     /// Runs a save and turns its outcome into the Java return value.
     fn answer(self, save: impl FnOnce() -> Result<(), RecorderError>) -> jstring {
-        let text = match catch_unwind(AssertUnwindSafe(save)) {
+        let units = match catch_unwind(AssertUnwindSafe(save)) {
             Ok(Ok(())) => return ptr::null_mut(),
             Ok(Err(error)) => failure_text(&error),
-            Err(_) => "Pa panic in the native save path".to_owned(),
+            Err(_) => utf16('P', "a panic in the native save path"),
         };
-        let units: Vec<u16> = text.encode_utf16().collect();
         // On failure (out of memory) NewString returns null with the Java exception pending,
         // which the JVM throws on return: never a silent success.
         unsafe { ((**self.0).v1_1.NewString)(self.0, units.as_ptr(), units.len() as jsize) }
-    }
-
-    fn length(self, array: jobject) -> Result<jsize, Error> {
-        if array.is_null() {
-            return Err(Error::invalid("records", "null"));
-        }
-        Ok(unsafe { ((**self.0).v1_1.GetArrayLength)(self.0, array) })
     }
 
     /// A copy of a Java `byte[]`.
@@ -175,29 +149,6 @@ impl Env {
         String::from_utf16(units)
             .map(Some)
             .map_err(|_| Error::invalid(field, "is not valid UTF-16 (it holds a lone surrogate)"))
-    }
-
-    /// Element `index` of an object array as a local reference, handed to `read` and then
-    /// deleted (a long batch must not fill the local reference table; ART's holds 512).
-    fn element<T>(self, array: jobjectArray, index: jsize, read: impl FnOnce(jobject) -> T) -> T {
-        let element = unsafe { ((**self.0).v1_1.GetObjectArrayElement)(self.0, array, index) };
-        let value = read(element);
-        if !element.is_null() {
-            unsafe { ((**self.0).v1_1.DeleteLocalRef)(self.0, element) };
-        }
-        value
-    }
-
-    /// The record whose four fields start at `first`.
-    fn record(self, fields: jobjectArray, first: jsize) -> Result<RecordToSave, Error> {
-        Ok(RecordToSave {
-            data: self.element(fields, first, |data| self.bytes(data))?,
-            stream_name: self
-                .element(fields, first + 1, |name| self.string(name, "stream name"))?
-                .unwrap_or_default(),
-            partition_key: self.element(fields, first + 2, |key| self.string(key, "partition key"))?,
-            explicit_hash_key: self.element(fields, first + 3, |key| self.string(key, "explicit hash key"))?,
-        })
     }
 }
 
@@ -242,8 +193,9 @@ mod tests {
             (RecorderError::Credentials { reason: reason() }, 'C'),
         ];
         for (error, letter) in errors {
-            assert_eq!(failure_text(&error), format!("{letter}{}", reason()));
+            let text = String::from_utf16(&failure_text(&error)).unwrap();
+            assert_eq!(text, format!("{letter}{}", reason()));
         }
-        assert_eq!(failure_text(&RecorderError::ShutDown), "D");
+        assert_eq!(failure_text(&RecorderError::ShutDown), [u16::from(b'D')]);
     }
 }

@@ -14,10 +14,11 @@ import java.util.concurrent.atomic.AtomicLong
 
 /**
  * The [KinesisRecorder] this layer hands out (`KinesisRecorder(path, region, credentials) {}`,
- * `KinesisRecorderAndroid.create`): the UniFFI object, whose `saveRecord`,
- * `saveRecordWithHashKey` and `saveRecords` go through [NativeSaves] instead of JNA. Through JNA
- * a save costs tens of microseconds and ~15 KB of garbage; through JNI about a microsecond and
- * no allocation. Same validation (the core's), same exceptions, thrown synchronously.
+ * `KinesisRecorderAndroid.create`): the UniFFI object, whose `saveRecord` and
+ * `saveRecordWithHashKey` go through [NativeSaves] instead of JNA. Through JNA a save costs tens
+ * of microseconds and ~15 KB of garbage; through JNI about a microsecond and no allocation. Same
+ * validation (the core's), same exceptions, thrown synchronously. `saveRecords` stays on JNA
+ * (one call per batch) behind the same guard.
  *
  * JNI borrows the UniFFI handle for the length of a call, so the handle must outlive every save
  * in flight. [state] counts them: bit 0 is set while open, and each save in flight adds 2. A save
@@ -57,23 +58,12 @@ internal class JniKinesisRecorder(config: RecorderConfig, credentials: Credentia
         if (failure != null) throw NativeSaves.exception(failure)
     }
 
+    /** Through UniFFI (one JNA call per batch), behind the same guard: `ShutDown` after close. */
     @Throws(RecorderException::class)
-    override fun saveRecords(records: List<RecordToSave>) {
-        val fields = arrayOfNulls<Any>(records.size * 4)
-        var i = 0
-        for (record in records) {
-            fields[i] = record.data
-            fields[i + 1] = record.streamName
-            fields[i + 2] = record.partitionKey
-            fields[i + 3] = record.explicitHashKey
-            i += 4
-        }
-        val failure = whileOpen { NativeSaves.saveRecords(it, fields) }
-        if (failure != null) throw NativeSaves.exception(failure)
-    }
+    override fun saveRecords(records: List<RecordToSave>) = whileOpen { super.saveRecords(records) }
 
     /** Runs [call] with the UniFFI handle, which stays valid until [call] returns. */
-    private inline fun whileOpen(call: (handle: Long) -> String?): String? {
+    private inline fun <T> whileOpen(call: (handle: Long) -> T): T {
         while (true) {
             val current = state.get()
             if (current and OPEN == 0L) throw RecorderException.ShutDown()
@@ -104,9 +94,9 @@ internal class JniKinesisRecorder(config: RecorderConfig, credentials: Credentia
 }
 
 /**
- * The JNI entry points (`Java_dev_kinesisrecorder_NativeSaves_*` in the native library). Each
- * returns null when the record was queued, or a failure: the `RecorderError` variant's letter
- * followed by its reason ([exception]).
+ * The JNI entry point (`Java_dev_kinesisrecorder_NativeSaves_saveRecord` in the native library):
+ * null when the record was queued, or a failure: the `RecorderError` variant's letter followed by
+ * its reason ([exception]).
  */
 internal object NativeSaves {
     /** Data, stream name, partition key or null, explicit hash key or null. */
@@ -118,10 +108,6 @@ internal object NativeSaves {
         partitionKey: String?,
         explicitHashKey: String?,
     ): String?
-
-    /** [fields] holds four entries per record, in the order of [saveRecord]'s arguments. */
-    @JvmStatic
-    external fun saveRecords(handle: Long, fields: Array<Any?>): String?
 
     /** The exception the UniFFI bindings throw for the same error (src/ffi/jni.rs `failure_text`). */
     fun exception(failure: String): Exception {
