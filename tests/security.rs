@@ -266,6 +266,12 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         .chain(files_with_prefix(dir.path(), "creds.db"))
         .collect();
     assert!(!files.is_empty());
+    assert!(
+        files
+            .iter()
+            .any(|(path, _)| path.to_string_lossy().ends_with(".cognito-identity")),
+        "the Cognito identity file is searched too"
+    );
     for (path, bytes) in &files {
         for (name, canary) in [("secret", SECRET), ("session token", TOKEN)] {
             if contains_bytes(bytes, canary.as_bytes()) {
