@@ -22,6 +22,19 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null
 fi
 
+# Nothing to do when this script, its arguments and the poms are unchanged since its last
+# complete run from this work tree (tests/run.sh calls it every time). The stamp lives in the
+# work tree's target/, so a fresh clone (CI) always runs it in full.
+stamp="$ROOT/target/.install-maven.stamp"
+poms=()
+while IFS= read -r pom; do poms+=("$ROOT/$pom"); done < <(
+  git -C "$ROOT" ls-files --cached --others --exclude-standard -- '*pom.xml' | sort)
+want="$( (cat "${BASH_SOURCE[0]}" "${poms[@]}"; echo "$HOME $*") | sha256sum | cut -d' ' -f1)"
+if [ "${VERIFY_OFFLINE:-0}" != 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "install-maven: up to date (script and poms unchanged since the last prefetch)" >&2
+  exit 0
+fi
+
 MVN_ARGS=(-B -q -ntp "$@")
 # Maven 3.8 prints bare colour resets even with -B -q: drop them (pipefail keeps mvn's status).
 mvnq() { mvn "${MVN_ARGS[@]}" "$@" 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d'; }
@@ -94,4 +107,6 @@ if [ "${VERIFY_OFFLINE:-0}" = 1 ]; then
   rm -rf "$K/target" "$A/compile-check/target"
   build_copies -o
 fi
+mkdir -p "$ROOT/target"
+echo "$want" >"$stamp"
 echo "install-maven: done in $((SECONDS - start)) s" >&2

@@ -13,7 +13,8 @@
 # and MOTO_ENDPOINT (loopback is shared with the chroot). Swift runs natively
 # when `swift` is on PATH (macOS, or a Linux with a toolchain), else through
 # .ci/swift.sh (Debian trixie chroot); SWIFT_RUNNER=native|chroot forces one.
-# The exit code is swift test's.
+# On Linux it then type-checks the example app's model.
+# The exit code is swift test's (or the type check's).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -118,6 +119,21 @@ else
   SWIFT_PASS_ENV="${SWIFT_PASS_ENV:-} KINESIS_ENDPOINT MOTO_ENDPOINT" .ci/swift.sh "$repo" swift test ${test_args[@]+"${test_args[@]}"}
 fi
 status=$?
+if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then
+  # The example app's model (the package's API, Observation) type-checks against the package just
+  # built; its SwiftUI views need Apple's SDK (the Apple workflow builds the whole app).
+  log "type-checking ios/Example/Sources/ExampleModel.swift"
+  # shellcheck disable=SC2016  # expanded by the shell that runs it (in the chroot)
+  typecheck='swiftc -typecheck -swift-version 5 -I "$(swift build --show-bin-path)/Modules" \
+    -I ios/build/KinesisRecorderFFI -Xcc -fmodule-map-file=ios/build/KinesisRecorderFFI/module.modulemap \
+    ios/Example/Sources/ExampleModel.swift'
+  if [ "$runner" = native ]; then
+    bash -c "$typecheck"
+  else
+    .ci/swift.sh "$repo" bash -c "$typecheck"
+  fi
+  status=$?
+fi
 set -e
 log "swift test exited with $status after $((SECONDS - started)) s in total"
 exit "$status"

@@ -3,14 +3,20 @@
 # kinesalite, kinesis-mock, moto and the misbehaving loopback server they
 # start themselves), the benchmark in quick mode, a short coverage-guided fuzz
 # run, the Kotlin tests on the JVM and the Swift tests on Linux, each against
-# the real native library.
+# the real native library, the release tooling and the GitHub workflows
+# (actionlint), and `cargo publish --dry-run`.
 #
-# Needs what .ci/run installs (servers, Maven dependencies, the Swift chroot).
-# SKIP_KOTLIN=1, SKIP_SWIFT=1, SKIP_BENCH=1 or SKIP_FUZZ=1 leave a part out.
+# First installs what it needs (.ci/install.sh: quick when already done; as
+# root, for apt and the Swift chroot). SKIP_INSTALL=1 skips that; SKIP_KOTLIN=1,
+# SKIP_SWIFT=1, SKIP_BENCH=1, SKIP_FUZZ=1 or SKIP_PUBLISH=1 leave a part out.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 start=$SECONDS
+if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+  printf '==> installing what the tests need (.ci/install.sh)\n'
+  bash .ci/install.sh || { echo "tests/run.sh: .ci/install.sh failed"; exit 1; }
+fi
 passed=0
 failed=0
 failures=()
@@ -48,6 +54,14 @@ fi
 
 if [[ "${SKIP_SWIFT:-0}" != 1 ]]; then
   step "Swift bindings on Linux" bash bindings/swift-test.sh
+fi
+
+step "release tooling + GitHub workflows (actionlint)" bash tests/release-checks.sh
+
+if [[ "${SKIP_PUBLISH:-0}" != 1 ]]; then
+  # Packages the crate as crates.io would get it and builds that package (in target/package,
+  # reusing target/'s dependencies). --allow-dirty: also on a work tree with changes.
+  step "cargo publish --dry-run" cargo publish --dry-run --locked --allow-dirty
 fi
 
 echo

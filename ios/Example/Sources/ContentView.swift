@@ -2,7 +2,7 @@ import SwiftUI
 import KinesisRecorder
 
 struct ContentView: View {
-    @State private var model = ExampleModel()
+    @Bindable var model: ExampleModel
 
     var body: some View {
         NavigationStack {

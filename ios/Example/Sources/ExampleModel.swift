@@ -15,6 +15,8 @@ import KinesisRecorder
 enum ExampleSettings {
     static let region = "us-east-1"
     static let streamName = "example-events"
+    /// Listed in BGTaskSchedulerPermittedIdentifiers (project.yml).
+    static let backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
     static let cognitoIdentityPoolId: String? = ProcessInfo.processInfo.environment["COGNITO_IDENTITY_POOL_ID"]
     static let localEndpoint = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
 
@@ -35,7 +37,8 @@ enum ExampleSettings {
 
 /// The example's state. Everything the UI calls on the main actor is cheap:
 /// `save` only validates and queues; submission runs on the recorder's own
-/// thread.
+/// thread. Created by the `App` while the app launches, so background
+/// delivery is registered in time (iOS accepts a task's handler only then).
 @MainActor
 @Observable
 final class ExampleModel {
@@ -51,7 +54,7 @@ final class ExampleModel {
     }
 
     @ObservationIgnored private let recorder: KinesisRecorder?
-    #if canImport(UIKit) && !os(watchOS)
+    #if os(iOS)
     @ObservationIgnored private var lifecycle: AppLifecycleObserver?
     #endif
     @ObservationIgnored private var counter = 0
@@ -67,8 +70,15 @@ final class ExampleModel {
                 $0.submitInterval = 10  // seconds; the default comes from the core
             }
             self.recorder = recorder
-            #if canImport(UIKit) && !os(watchOS)
-            lifecycle = AppLifecycleObserver(recorder: recorder)
+            #if os(iOS)
+            // Flush as the app leaves the screen, and a BGProcessingTask while records are pending.
+            do {
+                lifecycle = try AppLifecycleObserver(
+                    recorder: recorder, backgroundTaskIdentifier: ExampleSettings.backgroundTaskIdentifier
+                )
+            } catch {
+                failure = "Background delivery is off: \(error)"
+            }
             #endif
             listen(to: recorder)
             refresh()

@@ -2,9 +2,13 @@ import SwiftUI
 
 @main
 struct KinesisRecorderExampleApp: App {
+    /// Created as the app launches: the model registers the background task,
+    /// which iOS accepts only before launch ends.
+    @State private var model = ExampleModel()
+
     var body: some Scene {
         WindowGroup {
-            ContentView()
+            ContentView(model: model)
         }
     }
 }

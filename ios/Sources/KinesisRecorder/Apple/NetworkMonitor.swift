@@ -1,4 +1,6 @@
 #if canImport(Network)
+// Apple-only shell (never compiled on Linux): NWPathMonitor -> NetworkPolicy
+// (NetworkPolicy.swift, tested on Linux) -> setNetworkAvailable.
 import Foundation
 import Network
 
@@ -7,20 +9,29 @@ import Network
 /// as the network is back.
 ///
 /// ```swift
-/// let monitor = NetworkAvailabilityMonitor(recorder: recorder)
+/// let monitor = NetworkAvailabilityMonitor(recorder: recorder, policy: .unmeteredOnly)
 /// monitor.start()
 /// ```
 public final class NetworkAvailabilityMonitor: @unchecked Sendable {
-    // @unchecked: `monitor` and `recorder` are immutable references to
-    // thread-safe objects; NWPathMonitor calls back on `queue` only.
+    // @unchecked: immutable references to thread-safe objects; NWPathMonitor
+    // calls back on `queue` only.
     private let monitor: NWPathMonitor
     private let recorder: KinesisRecorder
+    private let policy: NetworkPolicy
     private let queue = DispatchQueue(label: "dev.kinesisrecorder.network-monitor")
 
-    /// - Parameter requiredInterfaceType: watch only this interface type (for
-    ///   example `.wifi` to send only on Wi-Fi); `nil` watches every interface.
-    public init(recorder: KinesisRecorder, requiredInterfaceType: NWInterface.InterfaceType? = nil) {
+    /// - Parameters:
+    ///   - policy: `.unmeteredOnly` sends only on networks that are neither
+    ///     expensive (cellular, hotspot) nor constrained (Low Data Mode).
+    ///   - requiredInterfaceType: watch only this interface type (for
+    ///     example `.wifi`); `nil` watches every interface.
+    public init(
+        recorder: KinesisRecorder,
+        policy: NetworkPolicy = .any,
+        requiredInterfaceType: NWInterface.InterfaceType? = nil
+    ) {
         self.recorder = recorder
+        self.policy = policy
         if let requiredInterfaceType {
             monitor = NWPathMonitor(requiredInterfaceType: requiredInterfaceType)
         } else {
@@ -30,9 +41,13 @@ public final class NetworkAvailabilityMonitor: @unchecked Sendable {
 
     /// Starts watching; the first path update arrives at once.
     public func start() {
-        let recorder = self.recorder
+        let recorder = recorder
+        let policy = policy
         monitor.pathUpdateHandler = { path in
-            recorder.setNetworkAvailable(available: path.status == .satisfied)
+            let status = NetworkPathStatus(
+                satisfied: path.status == .satisfied, isExpensive: path.isExpensive, isConstrained: path.isConstrained
+            )
+            recorder.setNetworkAvailable(available: policy.allowsDelivery(status))
         }
         monitor.start(queue: queue)
     }
@@ -51,9 +66,12 @@ extension KinesisRecorder {
     /// Starts a `NetworkAvailabilityMonitor` for this recorder. Keep the
     /// returned monitor alive as long as it should run.
     public func monitorNetworkAvailability(
+        policy: NetworkPolicy = .any,
         requiredInterfaceType: NWInterface.InterfaceType? = nil
     ) -> NetworkAvailabilityMonitor {
-        let monitor = NetworkAvailabilityMonitor(recorder: self, requiredInterfaceType: requiredInterfaceType)
+        let monitor = NetworkAvailabilityMonitor(
+            recorder: self, policy: policy, requiredInterfaceType: requiredInterfaceType
+        )
         monitor.start()
         return monitor
     }
