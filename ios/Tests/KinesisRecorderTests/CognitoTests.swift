@@ -16,8 +16,10 @@ final class MotoTestServer: @unchecked Sendable {
 
     private let lock = NSLock()
     private var started: Result<String, Error>?
+    #if os(macOS) || os(Linux)
     private var process: Process?
     private var stdinPipe: Pipe?
+    #endif
 
     func endpoint() throws -> String {
         lock.lock()
@@ -32,6 +34,7 @@ final class MotoTestServer: @unchecked Sendable {
         if let endpoint = ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], !endpoint.isEmpty {
             return endpoint
         }
+        #if os(macOS) || os(Linux)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [repoRoot.appendingPathComponent("tests/servers/moto.sh").path, "0"]
@@ -58,11 +61,17 @@ final class MotoTestServer: @unchecked Sendable {
             }
             text += String(decoding: chunk, as: UTF8.self)
         }
+        #else
+        // No processes on iOS: the simulator gets moto from its host (TEST_RUNNER_MOTO_ENDPOINT).
+        throw TestError.server("set MOTO_ENDPOINT to a moto server (tests/servers/moto.sh) on the host")
+        #endif
     }
 
+    #if os(macOS) || os(Linux)
     deinit {
         process?.terminate()
     }
+    #endif
 }
 
 /// moto's Cognito Identity admin calls (signed calls: moto reads only the
