@@ -27,8 +27,9 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use super::credentials::{AwsCredentials, CredentialsProvider, Fetched};
-use super::{endpoint, http_client, post, CallFailure};
+use super::{endpoint, http_client, post};
 use crate::error::{Error, RecorderError};
+use crate::submission::CallFailure;
 use identity_file::{Identity, IdentityFile};
 
 /// The app's sign-in state for Cognito: login provider name to token, for

@@ -2,7 +2,6 @@ package dev.kinesisrecorder.sample
 
 import android.app.Activity
 import android.os.Bundle
-import android.os.SystemClock
 import android.view.ViewGroup.LayoutParams.MATCH_PARENT
 import android.view.ViewGroup.LayoutParams.WRAP_CONTENT
 import android.widget.Button
@@ -47,20 +46,23 @@ class MainActivity : Activity() {
 
         add(TextView(this).apply { text = "Sending to ${SampleConfig.target}" })
         add(Button(this).apply {
+            tag = TAG_SAVE
             text = "Save 1,000 events (on the main thread)"
             setOnClickListener { saveThousand() }
         })
-        saveResult = TextView(this).also(::add)
+        saveResult = TextView(this).apply { tag = TAG_SAVE_RESULT }.also(::add)
         add(Switch(this).apply {
+            tag = TAG_NETWORK
             text = "Network available (simulate offline)"
             isChecked = true
             setOnCheckedChangeListener { _, on -> recorder.setNetworkAvailable(on) }
         })
         add(Button(this).apply {
+            tag = TAG_SUBMIT
             text = "Submit now"
             setOnClickListener { submitNow() }
         })
-        statsText = TextView(this).also(::add)
+        statsText = TextView(this).apply { tag = TAG_STATS }.also(::add)
         eventLog = TextView(this).also(::add)
 
         setContentView(ScrollView(this).apply { addView(column) })
@@ -79,14 +81,14 @@ class MainActivity : Activity() {
     }
 
     private fun saveThousand() {
-        val start = SystemClock.elapsedRealtimeNanos()
+        val start = System.nanoTime() // monotonic
         try {
             repeat(1_000) {
                 val payload = """{"event":"tap","n":${saved + it},"at":${System.currentTimeMillis()}}"""
                 recorder.saveRecord(payload.encodeToByteArray(), SampleConfig.STREAM, null)
             }
             saved += 1_000
-            val micros = (SystemClock.elapsedRealtimeNanos() - start) / 1_000
+            val micros = (System.nanoTime() - start) / 1_000
             saveResult.text = "1,000 saves took %.2f ms on the main thread (total saved: %d)".format(micros / 1000.0, saved)
         } catch (e: RecorderException) {
             saveResult.text = "save failed: ${e.message}"
@@ -123,5 +125,14 @@ class MainActivity : Activity() {
     override fun onDestroy() {
         scope.cancel()
         super.onDestroy()
+    }
+
+    /** View tags, for tests (views are built in code, without resource ids). */
+    companion object {
+        const val TAG_SAVE = "save"
+        const val TAG_SAVE_RESULT = "save-result"
+        const val TAG_NETWORK = "network"
+        const val TAG_SUBMIT = "submit"
+        const val TAG_STATS = "stats"
     }
 }

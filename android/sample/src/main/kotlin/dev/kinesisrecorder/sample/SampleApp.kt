@@ -26,15 +26,23 @@ object SampleConfig {
     const val LOCAL_ENDPOINT = "http://127.0.0.1:4567"
     const val LOCAL_ACCESS_KEY_ID = "AKIDSAMPLE"
     const val LOCAL_SECRET_ACCESS_KEY = "sample-secret"
+    /** The regional endpoint for AWS (null), else the local server. */
+    val ENDPOINT: String? get() = if (COGNITO_IDENTITY_POOL_ID != null) null else LOCAL_ENDPOINT
 
     val target: String
         get() = COGNITO_IDENTITY_POOL_ID?.let { "AWS $REGION, Cognito identity pool $it" } ?: "local server $LOCAL_ENDPOINT"
 }
 
-/** One recorder for the whole process, created with the application. */
-class SampleApp : Application() {
+/**
+ * One recorder for the whole process, created with the application: a process that JobScheduler
+ * starts to deliver records in the background runs this first, so the library's job finds it.
+ */
+open class SampleApp : Application() {
     lateinit var recorder: AndroidKinesisRecorder
         private set
+
+    /** Where records go; the JVM tests point it at their own kinesalite. */
+    protected open val endpoint: String? get() = SampleConfig.ENDPOINT
 
     override fun onCreate() {
         super.onCreate()
@@ -48,9 +56,11 @@ class SampleApp : Application() {
                 credentialsProvider { awsCredentials(SampleConfig.LOCAL_ACCESS_KEY_ID, SampleConfig.LOCAL_SECRET_ACCESS_KEY) }
             },
         ) {
-            endpoint = if (pool != null) null else SampleConfig.LOCAL_ENDPOINT
+            endpoint = this@SampleApp.endpoint
             // Automatic submission stays on (the core's default): every 30 s while records are
-            // pending, at 500 records / 512 KiB, and when the network comes back.
+            // pending, at 500 records / 512 KiB, and when the network comes back. What is left
+            // when the app leaves the screen goes with the library's background job (on by
+            // default: AndroidOptions.backgroundDelivery).
         }
     }
 }
