@@ -10,6 +10,7 @@
 //! judges the answer, `store` marks it delivered or reschedules it, and the listener
 //! hears about it (`events.rs`).
 
+mod account;
 pub(crate) mod events;
 pub(crate) mod stats;
 mod worker;
@@ -55,8 +56,12 @@ pub(crate) struct Shared {
     shutting_down: AtomicBool,
     shutdown_signal: Notify,
     streams: Mutex<HashMap<String, StreamState>>,
-    listeners: events::Listeners,
+    account: Mutex<account::AccountHold>,
+    listeners: Arc<events::Listeners>,
     commands: mpsc::UnboundedSender<Command>,
+    /// The worker's runtime, whose blocking pool waits for the listener on
+    /// behalf of `submit_all_records` (a caller's executor must not block).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -66,6 +71,10 @@ impl Shared {
 
     fn lock_streams(&self) -> MutexGuard<'_, HashMap<String, StreamState>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_account(&self) -> MutexGuard<'_, account::AccountHold> {
+        self.account.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn wake_worker(&self) {
@@ -88,6 +97,7 @@ impl Shared {
 pub struct Recorder {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    event_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Recorder {
@@ -102,18 +112,6 @@ impl Recorder {
         let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
         let store = Store::open(&config.database_path)?;
         let (commands, receiver) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            committed_bytes: AtomicU64::new(store.pending_bytes()),
-            config,
-            store: Mutex::new(store),
-            queue: SaveQueue::default(),
-            network_available: AtomicBool::new(true),
-            shutting_down: AtomicBool::new(false),
-            shutdown_signal: Notify::new(),
-            streams: Mutex::new(HashMap::new()),
-            listeners: events::Listeners::default(),
-            commands,
-        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             // The blocking pool, which reads the next batch during a request.
@@ -123,6 +121,31 @@ impl Recorder {
                 context: "starting the submission runtime",
                 source,
             })?;
+        let listeners = Arc::new(events::Listeners::default());
+        let event_thread = {
+            let listeners = listeners.clone();
+            std::thread::Builder::new()
+                .name("kr-events".into())
+                .spawn(move || listeners.run())
+                .map_err(|source| Error::Io {
+                    context: "starting the event thread",
+                    source,
+                })?
+        };
+        let shared = Arc::new(Shared {
+            committed_bytes: AtomicU64::new(store.pending_bytes()),
+            config,
+            store: Mutex::new(store),
+            queue: SaveQueue::default(),
+            network_available: AtomicBool::new(true),
+            shutting_down: AtomicBool::new(false),
+            shutdown_signal: Notify::new(),
+            streams: Mutex::new(HashMap::new()),
+            account: Mutex::default(),
+            listeners,
+            commands,
+            runtime: runtime.handle().clone(),
+        });
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("kr-writer".into())
@@ -142,6 +165,7 @@ impl Recorder {
         Ok(Recorder {
             shared,
             threads: Mutex::new(vec![writer, worker]),
+            event_thread: Mutex::new(Some(event_thread)),
         })
     }
 
@@ -220,21 +244,40 @@ impl Recorder {
     }
 
     /// Blocks until every record saved before the call is committed to the
-    /// SQLite file. For shutdown paths and tests; never needed for delivery.
+    /// SQLite file, and the listener heard the events of those commits
+    /// (see [`RecorderListener`]; called from the listener, it does not wait
+    /// for the event being handled). For shutdown paths and tests; never
+    /// needed for delivery.
     pub fn flush(&self) -> Result<(), RecorderError> {
-        Ok(self.shared.queue.flush()?)
+        self.shared.queue.flush()?;
+        let listeners = &self.shared.listeners;
+        listeners.wait_delivered(listeners.queued());
+        Ok(())
     }
 
     /// Submits everything pending now, stream by stream, and reports what
     /// happened. Records saved before the call are included. Calls made while
-    /// a submission runs share the next one.
+    /// a submission runs share the next one. When it returns, the listener
+    /// heard the submission's events (as with [`Recorder::flush`]).
     pub async fn submit_all_records(&self) -> Result<SubmitReport, RecorderError> {
         let (reply, answer) = oneshot::channel();
         self.shared
             .commands
             .send(Command::Submit(reply))
             .map_err(|_| RecorderError::ShutDown)?;
-        answer.await.map_err(|_| RecorderError::ShutDown)?
+        let report = answer.await.map_err(|_| RecorderError::ShutDown)?;
+        let listeners = self.shared.listeners.clone();
+        if !listeners.on_event_thread() {
+            let target = listeners.queued();
+            // Waited for on the worker's blocking pool: the caller's executor
+            // (a Kotlin or Swift one, say) must not block on the listener.
+            let _ = self
+                .shared
+                .runtime
+                .spawn_blocking(move || listeners.wait_delivered(target))
+                .await;
+        }
+        report
     }
 
     /// Asks the worker to submit soon, without waiting for it.
@@ -294,6 +337,14 @@ impl Recorder {
         let age = |created: Option<i64>| created.map(|c| Duration::from_millis(now_ms.saturating_sub(c).max(0) as u64));
         let store = self.shared.lock_store();
         let states = self.shared.lock_streams().clone();
+        let (account_error, account_retry_in) = {
+            let account = self.shared.lock_account();
+            let until = account.holds_until(now);
+            (
+                account.last_error().map(str::to_owned),
+                until.map(|until| until.duration_since(now)),
+            )
+        };
         let mut streams = Vec::new();
         let mut oldest: Option<Duration> = None;
         for account in store.pending_streams() {
@@ -327,11 +378,14 @@ impl Recorder {
             oldest_pending_age: oldest,
             streams,
             network_available: self.shared.network_available.load(Ordering::Acquire),
+            account_error,
+            account_retry_in,
             records_submitted: store.counter(Counter::Submitted),
             records_retried: store.counter(Counter::Retried),
             records_throttled: store.counter(Counter::Throttled),
             requests_sent: store.counter(Counter::RequestsSent),
             requests_failed: store.counter(Counter::RequestsFailed),
+            clock_corrections: store.counter(Counter::ClockCorrections),
             records_dropped_storage_full: store.counter(Counter::Dropped(DropReason::StorageFull)),
             records_dropped_expired: store.counter(Counter::Dropped(DropReason::Expired)),
             records_dropped_attempts_exhausted: store.counter(Counter::Dropped(DropReason::AttemptsExhausted)),
@@ -367,6 +421,15 @@ impl Recorder {
             }
         }
         self.shared.lock_store().close();
+        // The last events (of the final commit) are delivered first; a
+        // listener that never returns is left behind, not waited for.
+        if self.shared.listeners.close() {
+            if let Some(thread) = self.event_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                if thread.thread().id() != std::thread::current().id() {
+                    let _ = thread.join();
+                }
+            }
+        }
     }
 
     /// Moves an unusable store file (and its `-wal`/`-shm` files) aside to

@@ -45,25 +45,55 @@ impl Store {
         Ok(dropped)
     }
 
-    /// Deletes every record, reported as dropped with reason `Deleted`.
+    /// Deletes every record, reported as dropped with reason `Deleted`;
+    /// except the records of a request on its way, counted once its answer
+    /// comes (see `settling`).
     pub fn delete_all(&mut self) -> Result<Dropped> {
+        const CONTEXT: &str = "deleting all records";
         let streams = self.streams.clone();
-        let (_, dropped) = self.write("deleting all records", |tx, delta, _| {
+        let in_flight = self
+            .in_flight
+            .as_ref()
+            .map(|f| (f.stream().to_owned(), f.ids().to_vec()));
+        let (in_flight_stored, dropped) = self.write(CONTEXT, |tx, delta, ids| {
+            let mut in_flight_stored = Vec::new();
+            let mut in_flight_stream = None;
+            if let Some((stream, batch)) = &in_flight {
+                let mut stored = tx
+                    .prepare_cached("SELECT 1 FROM records WHERE id = ?1")
+                    .map_err(Error::sqlite(CONTEXT))?;
+                for &id in batch {
+                    if stored.exists([id]).map_err(Error::sqlite(CONTEXT))? {
+                        in_flight_stored.push(id);
+                    }
+                }
+                in_flight_stream = ids.get(stream);
+            }
             // Delivered rows waiting for compaction go too.
-            tx.execute("DELETE FROM records", [])
-                .map_err(Error::sqlite("deleting all records"))?;
+            tx.execute("DELETE FROM records", []).map_err(Error::sqlite(CONTEXT))?;
             for (&stream_id, account) in &streams {
                 if account.records > 0 {
                     delta.records(stream_id, -(account.records as i64), -(account.bytes as i64));
-                    delta.count(Counter::Dropped(DropReason::Deleted), account.records);
-                    delta
-                        .dropped
-                        .by_stream
-                        .insert((account.name.clone(), DropReason::Deleted), account.records);
+                    let in_flight = if in_flight_stream == Some(stream_id) {
+                        in_flight_stored.len() as u64
+                    } else {
+                        0
+                    };
+                    let deleted = account.records.saturating_sub(in_flight);
+                    delta.count(Counter::Dropped(DropReason::Deleted), deleted);
+                    if deleted > 0 {
+                        delta
+                            .dropped
+                            .by_stream
+                            .insert((account.name.clone(), DropReason::Deleted), deleted);
+                    }
                 }
             }
-            Ok(())
+            Ok(in_flight_stored)
         })?;
+        if let Some(in_flight) = &mut self.in_flight {
+            in_flight.clear(in_flight_stored);
+        }
         self.compaction_due = false;
         self.clears += 1;
         self.checkpoint_if_empty();

@@ -44,6 +44,7 @@ impl Store {
             // Delivered rows may be left from a run that stopped before compacting.
             compaction_due: true,
             clears: 0,
+            in_flight: None,
             counters: HashMap::new(),
         };
         store.load_accounting().map_err(sqlite_error)?;

@@ -22,7 +22,8 @@
 //! - `accounting`: per-stream totals, counters, marks, the transaction helper.
 //! - `saving`: inserting a group of records (with drop-oldest eviction).
 //! - `batches`: reading the next batch of a stream.
-//! - `settling`: applying a request's outcome; compaction of delivered rows.
+//! - `settling`: the batch in flight, applying a request's outcome;
+//!   compaction of delivered rows.
 //! - `dropping`: eviction, expiry, delete-all.
 
 mod accounting;
@@ -55,6 +56,8 @@ pub(crate) struct Store {
     /// How many times [`Store::delete_all`] ran: a batch read before a clear
     /// must not be sent after it.
     clears: u64,
+    /// The batch on its way to the service, if any.
+    in_flight: Option<settling::InFlight>,
     counters: HashMap<Counter, u64>,
 }
 

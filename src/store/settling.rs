@@ -1,15 +1,97 @@
-//! Settling: applying the outcome of a request (delivered marks, attempts,
-//! exhausted records, counters), and compaction, which deletes the delivered
-//! rows later, a chunk at a time, off the submission's path.
+//! Settling: the batch in flight, applying the outcome of a request
+//! (delivered marks, attempts, exhausted records, counters), and
+//! compaction, which deletes the delivered rows later, a chunk at a time,
+//! off the submission's path.
+//!
+//! A clear ([`Store::delete_all`]) and a request race: a batch read before
+//! a clear is never sent after it ([`Store::begin_send`] refuses it), and
+//! the records of a request already sent are counted once, when its answer
+//! comes: as submitted if the service took them, otherwise as deleted.
 
 use rusqlite::params;
 
 use super::accounting::Delta;
 use super::{Counter, Dropped, Store};
 use crate::error::{DropReason, Error, Result};
-use crate::submission::Settlement;
+use crate::submission::{Settlement, StoredRecord};
+
+/// The batch on its way to the service.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    stream: String,
+    ids: Vec<i64>,
+    /// Its records that a clear removed while it was away, not counted as
+    /// deleted yet: they count as submitted if the service took them.
+    cleared: Option<Vec<i64>>,
+}
+
+impl InFlight {
+    /// A clear removed these records (the ones still stored) from the store.
+    pub(super) fn clear(&mut self, still_stored: Vec<i64>) {
+        self.cleared.get_or_insert_with(Vec::new).extend(still_stored);
+    }
+
+    pub(super) fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    pub(super) fn stream(&self) -> &str {
+        &self.stream
+    }
+}
 
 impl Store {
+    /// Marks `batch`, read when [`Store::clears`] was `read_at_clears`, as
+    /// leaving now; false when the store was cleared since (do not send it).
+    pub fn begin_send(&mut self, stream: &str, batch: &[StoredRecord], read_at_clears: u64) -> bool {
+        if self.clears != read_at_clears {
+            return false;
+        }
+        self.in_flight = Some(InFlight {
+            stream: stream.to_owned(),
+            ids: batch.iter().map(|r| r.id).collect(),
+            cleared: None,
+        });
+        true
+    }
+
+    /// The batch was not sent after all: records of it that a clear removed
+    /// count as deleted now.
+    pub fn withdraw_send(&mut self) -> Result<Dropped> {
+        let Some((stream, cleared)) = self.end_send() else {
+            return Ok(Dropped::default());
+        };
+        let (_, dropped) = self.write("recording a submission", |_, delta, _| {
+            count_deleted(delta, stream, cleared.len() as u64);
+            Ok(())
+        })?;
+        Ok(dropped)
+    }
+
+    /// Ends the batch in flight; the stream and ids of its records that a
+    /// clear removed meanwhile, if any.
+    fn end_send(&mut self) -> Option<(String, Vec<i64>)> {
+        let in_flight = self.in_flight.take()?;
+        Some((in_flight.stream, in_flight.cleared?))
+    }
+
+    /// Settles a request whose records a clear removed while it was away:
+    /// those the service took count as submitted, the others as deleted.
+    fn settle_cleared(&mut self, stream: String, cleared: Vec<i64>, settlement: &Settlement) -> Result<Dropped> {
+        let deleted = cleared
+            .iter()
+            .filter(|id| !settlement.delivered.iter().any(|(delivered, _)| delivered == *id))
+            .count() as u64;
+        let (_, dropped) = self.write("recording a submission", |_, delta, _| {
+            delta.count(Counter::RequestsSent, 1);
+            delta.count(Counter::Submitted, settlement.delivered.len() as u64);
+            delta.count(Counter::Throttled, settlement.throttled);
+            count_deleted(delta, stream, deleted);
+            Ok(())
+        })?;
+        Ok(dropped)
+    }
+
     /// Applies the outcome of one request that went through: records what
     /// was delivered, counts an attempt on what will be retried, deletes what
     /// was exhausted, and counts the request.
@@ -18,6 +100,9 @@ impl Store {
     /// record of the stream before them) move the stream's mark instead of
     /// being deleted one by one; the others are deleted here.
     pub fn settle(&mut self, stream: &str, settlement: &Settlement) -> Result<Dropped> {
+        if let Some((stream, cleared)) = self.end_send() {
+            return self.settle_cleared(stream, cleared, settlement);
+        }
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Dropped::default());
         };
@@ -114,13 +199,18 @@ impl Store {
     }
 
     /// Counts a request that failed as a whole (one that went through is
-    /// counted by [`Store::settle`]).
-    pub fn count_failed_request(&mut self) -> Result<()> {
-        self.write("counting a request", |_, delta, _| {
+    /// counted by [`Store::settle`]); records of it that a clear removed
+    /// meanwhile count as deleted now.
+    pub fn count_failed_request(&mut self) -> Result<Dropped> {
+        let cleared = self.end_send();
+        let (_, dropped) = self.write("counting a request", |_, delta, _| {
             delta.count(Counter::RequestsFailed, 1);
+            if let Some((stream, cleared)) = cleared {
+                count_deleted(delta, stream, cleared.len() as u64);
+            }
             Ok(())
         })?;
-        Ok(())
+        Ok(dropped)
     }
 
     /// Deletes up to `max_rows` delivered rows (those at or below their
@@ -158,5 +248,16 @@ impl Store {
             self.checkpoint_if_empty();
         }
         Ok(self.compaction_due)
+    }
+}
+
+fn count_deleted(delta: &mut Delta, stream: String, deleted: u64) {
+    delta.count(Counter::Dropped(DropReason::Deleted), deleted);
+    if deleted > 0 {
+        *delta
+            .dropped
+            .by_stream
+            .entry((stream, DropReason::Deleted))
+            .or_default() += deleted;
     }
 }

@@ -37,8 +37,12 @@ impl fmt::Debug for AwsCredentials {
 
 /// Supplies credentials to sign requests: static keys, Cognito, the app's
 /// backend... Called from the recorder's background worker, never from the
-/// thread that saves; it may take its time (network calls are fine). Return
-/// `RecorderError::Credentials` when none can be had: the records wait.
+/// thread that saves; it may make network calls, within `request_timeout`:
+/// a call that takes longer is abandoned (dropped: a Kotlin coroutine or a
+/// Swift task is cancelled), reported as a `Credentials` failure that says
+/// it timed out, and made again later; the records wait. Return
+/// `RecorderError::Credentials` when none can be had (waiting for a sign-in,
+/// say): the records wait too. Await, never block the calling thread.
 #[cfg_attr(feature = "ffi", uniffi::export(with_foreign))]
 #[async_trait::async_trait]
 pub trait CredentialsProvider: Send + Sync {
@@ -82,13 +86,17 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 pub(crate) struct CredentialsCache {
     provider: Arc<dyn CredentialsProvider>,
     cached: tokio::sync::Mutex<Option<AwsCredentials>>,
+    /// How long the provider may take: a hung one must not stop the worker
+    /// (every stream, compaction, every `submit_all_records` caller).
+    timeout: Duration,
 }
 
 impl CredentialsCache {
-    pub fn new(provider: Arc<dyn CredentialsProvider>) -> Self {
+    pub fn new(provider: Arc<dyn CredentialsProvider>, timeout: Duration) -> Self {
         CredentialsCache {
             provider,
             cached: tokio::sync::Mutex::new(None),
+            timeout,
         }
     }
 
@@ -98,7 +106,16 @@ impl CredentialsCache {
         if let Some(credentials) = cached.as_ref().filter(|c| is_fresh(c, SystemTime::now())) {
             return Ok(credentials.clone());
         }
-        let fresh = self.provider.credentials().await.map_err(|e| e.to_string())?;
+        let fresh = tokio::time::timeout(self.timeout, self.provider.credentials())
+            .await
+            .map_err(|_| {
+                format!(
+                    "the credentials provider timed out: no answer within {} ms (request_timeout); \
+                     the records are kept and it is asked again later",
+                    self.timeout.as_millis()
+                )
+            })?
+            .map_err(|e| e.to_string())?;
         if fresh.access_key_id.is_empty() || fresh.secret_access_key.is_empty() {
             return Err("the credentials provider returned an empty access key id or secret".to_owned());
         }
@@ -142,6 +159,7 @@ mod tests {
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap()
             .block_on(f)
@@ -153,7 +171,7 @@ mod tests {
             calls: AtomicU32::new(0),
             lifetime: Some(Duration::from_secs(3600)),
         });
-        let cache = CredentialsCache::new(long.clone());
+        let cache = CredentialsCache::new(long.clone(), Duration::from_secs(5));
         run(async {
             cache.get().await.unwrap();
             cache.get().await.unwrap();
@@ -164,7 +182,7 @@ mod tests {
             calls: AtomicU32::new(0),
             lifetime: Some(Duration::from_secs(60)),
         });
-        let cache = CredentialsCache::new(short.clone());
+        let cache = CredentialsCache::new(short.clone(), Duration::from_secs(5));
         run(async {
             cache.get().await.unwrap();
             cache.get().await.unwrap();
@@ -178,13 +196,29 @@ mod tests {
             calls: AtomicU32::new(0),
             lifetime: None,
         });
-        let cache = CredentialsCache::new(provider.clone());
+        let cache = CredentialsCache::new(provider.clone(), Duration::from_secs(5));
         run(async {
             cache.get().await.unwrap();
             cache.invalidate().await;
             cache.get().await.unwrap();
         });
         assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    struct Hung;
+
+    #[async_trait::async_trait]
+    impl CredentialsProvider for Hung {
+        async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
+            std::future::pending().await
+        }
+    }
+
+    #[test]
+    fn a_provider_that_never_answers_times_out() {
+        let cache = CredentialsCache::new(Arc::new(Hung), Duration::from_millis(50));
+        let error = run(cache.get()).unwrap_err();
+        assert!(error.contains("timed out"), "{error}");
     }
 
     #[test]

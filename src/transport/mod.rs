@@ -6,9 +6,12 @@
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
+//! - [`clock`]: the device clock's offset from the service's, learned from
+//!   a refusal's `Date` header, for signing.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 
 mod cbor;
+mod clock;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use crate::config::RecorderConfig;
 use crate::error::Result;
 use crate::submission::{CallFailure, EntryResult, StoredRecord};
+use clock::SkewCorrection;
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 use wire::Api;
@@ -33,6 +37,7 @@ pub(crate) struct Transport {
     region: String,
     api: &'static Api,
     credentials: CredentialsCache,
+    skew: SkewCorrection,
 }
 
 impl Transport {
@@ -53,7 +58,8 @@ impl Transport {
             url,
             region: config.region.clone(),
             api,
-            credentials: CredentialsCache::new(provider),
+            credentials: CredentialsCache::new(provider, config.request_timeout),
+            skew: SkewCorrection::default(),
         })
     }
 
@@ -62,25 +68,78 @@ impl Transport {
         self.credentials.invalidate().await;
     }
 
+    /// Clock-skew corrections made since the last call.
+    pub fn take_clock_corrections(&self) -> u64 {
+        self.skew.take_corrections()
+    }
+
     /// Sends one batch of one stream and reads the per-record results.
-    pub async fn put_records(&self, stream: &str, records: &[StoredRecord]) -> Result<Vec<EntryResult>, CallFailure> {
-        let body = (self.api.encode)(stream, records);
-        let credentials = self.credentials.get().await.map_err(CallFailure::Credentials)?;
-        let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
-            .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
+    ///
+    /// `before_send` is asked right before each send, after the credentials
+    /// and the signature (which may take long): when it says no, nothing is
+    /// sent and the answer is `None`. A refusal for the device's clock is
+    /// signed again with the service's time, once.
+    pub async fn put_records(
+        &self,
+        stream: &str,
+        records: &[StoredRecord],
+        mut before_send: impl FnMut() -> bool,
+    ) -> Option<Result<Vec<EntryResult>, CallFailure>> {
+        let body = bytes::Bytes::from((self.api.encode)(stream, records));
+        let mut signed_again = false;
+        loop {
+            let credentials = match self.credentials.get().await {
+                Ok(credentials) => credentials,
+                Err(message) => return Some(Err(CallFailure::Credentials(message))),
+            };
+            let signed_at = self.skew.now();
+            let headers = match signing::sign(&self.url, &self.region, self.api, &credentials, &body, signed_at) {
+                Ok(headers) => headers,
+                Err(e) => return Some(Err(CallFailure::Credentials(format!("cannot sign the request: {e}")))),
+            };
+            if !before_send() {
+                return None;
+            }
+            let (answer, server_date) = self.send(body.clone(), headers).await;
+            match &answer {
+                Err(CallFailure::Service { code, .. })
+                    if !signed_again && self.skew.learn(signed_at, code.as_deref(), server_date.as_deref()) =>
+                {
+                    signed_again = true;
+                }
+                _ => return Some(answer),
+            }
+        }
+    }
+
+    /// One signed request; the answer, and the server's `Date` header.
+    async fn send(
+        &self,
+        body: bytes::Bytes,
+        headers: Vec<(String, String)>,
+    ) -> (Result<Vec<EntryResult>, CallFailure>, Option<String>) {
         let mut request = self.client.post(self.url.clone()).body(body);
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return (Err(CallFailure::Network(describe(&e))), None),
+        };
         let status = response.status();
-        let error_type_header = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(response).await?;
-        if status.is_success() {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (error_type_header, server_date) = (header("x-amzn-errortype"), header("date"));
+        let body = match read_body(response).await {
+            Ok(body) => body,
+            Err(failure) => return (Err(failure), server_date),
+        };
+        let answer = if status.is_success() {
             (self.api.decode)(&body).map_err(CallFailure::Malformed)
         } else {
             let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
@@ -89,7 +148,8 @@ impl Transport {
                 code,
                 message,
             })
-        }
+        };
+        (answer, server_date)
     }
 }
 

@@ -1,0 +1,568 @@
+//! Field hardening (issue 9): what phones and small devices really do, each
+//! against a real HTTP server on loopback and a real SQLite file.
+//!
+//! - a device clock minutes or hours off (the server enforces the
+//!   five-minute signature window against its own clock);
+//! - signature and key refusals, which concern the account, not a stream;
+//! - a credentials provider that never answers;
+//! - a listener that calls back into the recorder;
+//! - `delete_all_records` racing a request (slow credentials, slow server);
+//! - the file's size while draining and after a backlog;
+//! - a board without a real-time clock whose clock jumps by years;
+//! - `RejectNew` under racing savers, network handovers, partition keys in
+//!   service messages.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::primitives::{DateTime, DateTimeFormat};
+use kinesis_recorder::{
+    AwsCredentials, CredentialsProvider, DropReason, FailureKind, Recorder, RecorderError, RecorderEvent,
+    RecorderListener,
+};
+use support::*;
+
+fn recorder(dir: &tempfile::TempDir, server: &FaultServer) -> Recorder {
+    Recorder::new(config(dir, &server.endpoint), credentials()).unwrap()
+}
+
+fn save(recorder: &Recorder, stream: &str, n: usize, tag: &str) {
+    for i in 0..n {
+        recorder
+            .save_record(format!("{tag}-{i}").into_bytes(), stream, Some(format!("{tag}-{i}")))
+            .unwrap();
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+// ---------------------------------------------------------------------------
+// 1. A wrong device clock.
+
+/// `20261201T102500Z` as SigV4 writes it.
+fn amz_date(unix: i64) -> String {
+    DateTime::from_secs(unix)
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap()
+        .replace(['-', ':'], "")
+}
+
+fn parse_amz_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 16 {
+        return None;
+    }
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &text[0..4],
+        &text[4..6],
+        &text[6..8],
+        &text[9..11],
+        &text[11..13],
+        &text[13..15]
+    );
+    DateTime::from_str(&rfc3339, DateTimeFormat::DateTime)
+        .ok()
+        .map(|t| t.secs())
+}
+
+/// A Kinesis stand-in whose clock runs `shift` seconds from this machine's:
+/// it refuses a request signed more than five minutes away from its clock
+/// exactly as Kinesis does (HTTP 400, `InvalidSignatureException`,
+/// "Signature expired: ... is now earlier than ... (... - 5 min.)"), and
+/// sends its time in `Date` with every answer.
+fn skewed_server(shift: Arc<AtomicI64>) -> FaultServer {
+    FaultServer::start(move |request, _| {
+        let server_now = unix_now() + shift.load(Ordering::SeqCst);
+        let date = vec![(
+            "Date",
+            DateTime::from_secs(server_now).fmt(DateTimeFormat::HttpDate).unwrap(),
+        )];
+        let signed = request.header("x-amz-date").and_then(parse_amz_date);
+        let reply = match signed {
+            Some(signed) if (signed - server_now).abs() > 300 => {
+                let (relation, bound) = if signed < server_now {
+                    ("earlier", server_now - 300)
+                } else {
+                    ("later", server_now + 300)
+                };
+                let sign = if signed < server_now { '-' } else { '+' };
+                Reply::Json(
+                    400,
+                    serde_json::json!({
+                        "__type": "InvalidSignatureException",
+                        "message": format!(
+                            "Signature expired: {} is now {relation} than {} ({} {sign} 5 min.)",
+                            amz_date(signed),
+                            amz_date(bound),
+                            amz_date(server_now)
+                        ),
+                    }),
+                )
+            }
+            Some(_) => accept_all(request),
+            None => error_reply(400, "MissingAuthenticationTokenException"),
+        };
+        Reply::WithHeaders(date, Box::new(reply))
+    })
+}
+
+#[tokio::test]
+async fn a_wrong_clock_is_corrected_from_the_date_header_with_one_extra_request_per_change() {
+    let shift = Arc::new(AtomicI64::new(0));
+    let server = skewed_server(shift.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, &server);
+    let mut saved = 0;
+    let mut rows = Vec::new();
+    // Relative skew is what matters: the server's clock moves, ours stays.
+    for (label, skew) in [
+        ("in step", 0),
+        ("10 min ahead", 600),
+        ("2 h ahead", 7200),
+        ("10 min behind", -600),
+        ("2 h behind", -7200),
+    ] {
+        shift.store(skew, Ordering::SeqCst);
+        let before = server.request_count();
+        // Two submissions per setting: the first may pay for the correction,
+        // the second must not (the offset is kept).
+        for round in 0..2 {
+            save(&recorder, "clock", 20, &format!("{label}-{round}"));
+            saved += 20;
+            let report = recorder.submit_all_records().await.unwrap();
+            assert!(report.errors.is_empty(), "{label}: {report:?}");
+            assert_eq!((report.records_submitted, report.records_remaining), (20, 0), "{label}");
+        }
+        let requests = server.request_count() - before;
+        rows.push((label, requests));
+        let extra = if skew == 0 { 0 } else { 1 };
+        assert_eq!(requests, 2 + extra, "{label}: {rows:?}");
+    }
+    let delivered: usize = server
+        .requests()
+        .iter()
+        .filter(|r| r.body.get("Records").is_some())
+        .map(|r| r.records().len())
+        .sum::<usize>();
+    let stats = recorder.stats().unwrap();
+    println!(
+        "wrong clock: requests per setting {rows:?}; {saved} saved, {} submitted, {} clock corrections, \
+         {} records on the wire (refused + accepted)",
+        stats.records_submitted, stats.clock_corrections, delivered
+    );
+    assert_eq!(stats.records_submitted, saved);
+    assert_eq!(stats.clock_corrections, 4);
+    assert_eq!((stats.requests_failed, stats.account_error), (0, None));
+    assert_eq!(
+        stats.records_dropped_storage_full + stats.records_dropped_attempts_exhausted,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_refused_signature_holds_every_stream_back_without_charging_one() {
+    // A wrong secret: the server's clock agrees with ours, so no correction.
+    let server = FaultServer::start(|_, _| {
+        Reply::WithHeaders(
+            vec![(
+                "Date",
+                DateTime::from_secs(unix_now()).fmt(DateTimeFormat::HttpDate).unwrap(),
+            )],
+            Box::new(Reply::Json(
+                400,
+                serde_json::json!({"__type": "InvalidSignatureException",
+                    "message": "The request signature we calculated does not match the signature you provided."}),
+            )),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, &server);
+    let events = Arc::new(Events::default());
+    recorder.set_listener(Some(events.clone()));
+    for stream in ["a", "b", "c"] {
+        save(&recorder, stream, 3, stream);
+    }
+    let report = recorder.submit_all_records().await.unwrap();
+    // One request: the first stream met the refusal, the others stop on it.
+    assert_eq!(server.request_count(), 1, "{report:?}");
+    assert_eq!(report.records_remaining, 9);
+    assert_eq!(report.errors.len(), 3, "{report:?}");
+    for error in &report.errors {
+        assert_eq!(error.kind, FailureKind::Credentials, "{error:?}");
+        assert_eq!(error.code.as_deref(), Some("InvalidSignatureException"));
+        assert!(error.message.contains("secret key is wrong"), "{error:?}");
+    }
+    let stats = recorder.stats().unwrap();
+    for stream in &stats.streams {
+        assert_eq!(
+            (stream.retry_in, stream.last_error.as_deref()),
+            (None, None),
+            "not charged to a stream: {stream:?}"
+        );
+    }
+    assert!(stats
+        .account_error
+        .as_deref()
+        .unwrap()
+        .contains("InvalidSignatureException"));
+    assert!(stats.account_retry_in.unwrap() >= Duration::from_secs(25), "{stats:?}");
+    let failed: Vec<_> = events
+        .all()
+        .into_iter()
+        .filter(|e| matches!(e, RecorderEvent::SubmissionFailed { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 3. A credentials provider that never answers.
+
+/// Hangs (a future that never completes) while `hang` is set.
+#[derive(Default)]
+struct HangingProvider {
+    hang: AtomicBool,
+    calls: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl CredentialsProvider for HangingProvider {
+    async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        Ok(AwsCredentials {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+            expiration: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_hung_credentials_provider_times_out_and_keeps_the_records() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.request_timeout = Duration::from_millis(500);
+    let provider = Arc::new(HangingProvider::default());
+    provider.hang.store(true, Ordering::SeqCst);
+    let recorder = Arc::new(Recorder::new(config, provider.clone()).unwrap());
+    for stream in ["a", "b"] {
+        save(&recorder, stream, 5, stream);
+    }
+    let started = Instant::now();
+    // Two callers at once: both get an answer.
+    let other = tokio::spawn({
+        let recorder = recorder.clone();
+        async move { recorder.submit_all_records().await }
+    });
+    let report = tokio::time::timeout(Duration::from_secs(20), recorder.submit_all_records())
+        .await
+        .expect("submit_all_records returned despite the hung provider")
+        .unwrap();
+    let other = tokio::time::timeout(Duration::from_secs(20), other)
+        .await
+        .expect("the second caller got an answer too")
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.records_remaining, 10, "{report:?}");
+    assert_eq!(other.records_remaining, 10, "{other:?}");
+    let error = &report.errors[0];
+    assert_eq!(error.kind, FailureKind::Credentials, "{error:?}");
+    assert!(error.message.contains("timed out"), "{error:?}");
+    // Asked once per drain, not once per stream (every stream waits).
+    let calls = provider.calls.load(Ordering::SeqCst);
+    assert!(calls <= 2, "{calls} calls");
+    assert_eq!(server.request_count(), 0);
+    let stats = recorder.stats().unwrap();
+    assert_eq!(stats.pending_records, 10);
+    assert!(
+        stats.account_error.as_deref().unwrap().contains("timed out"),
+        "{stats:?}"
+    );
+    println!(
+        "hung provider: two submits answered in {:.2} s (timeout 0.5 s), {calls} provider calls, 10 records kept",
+        took.as_secs_f64()
+    );
+
+    // The provider recovers: everything leaves.
+    provider.hang.store(false, Ordering::SeqCst);
+    let report = recorder.submit_all_records().await.unwrap();
+    assert_eq!(
+        (report.records_submitted, report.records_remaining),
+        (10, 0),
+        "{report:?}"
+    );
+    assert_eq!(recorder.stats().unwrap().account_error, None);
+}
+
+// ---------------------------------------------------------------------------
+// 4. A listener that calls back into the recorder.
+
+/// Reacts to events by calling the recorder back, from the listener itself.
+struct Reentrant {
+    recorder: OnceLock<Weak<Recorder>>,
+    events: Mutex<Vec<RecorderEvent>>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl RecorderListener for Reentrant {
+    fn on_event(&self, event: RecorderEvent) {
+        self.events.lock().unwrap().push(event.clone());
+        let Some(recorder) = self.recorder.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let mut calls = Vec::new();
+        match event {
+            RecorderEvent::StorageThresholdCrossed { .. } => {
+                // The natural reaction: look, then make room.
+                recorder.flush().unwrap();
+                calls.push(format!(
+                    "flush; stats: {} pending",
+                    recorder.stats().unwrap().pending_records
+                ));
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let report = runtime.block_on(recorder.submit_all_records()).unwrap();
+                calls.push(format!("submit: {} submitted", report.records_submitted));
+                calls.push(format!("delete: {}", recorder.delete_all_records().unwrap()));
+                // A slow listener: saves must not pile up behind it.
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            RecorderEvent::RecordsSubmitted { .. } => {
+                recorder.flush().unwrap();
+                calls.push("flush after submitted".into());
+            }
+            _ => {}
+        }
+        self.calls.lock().unwrap().extend(calls);
+    }
+}
+
+#[test]
+fn a_listener_that_calls_back_into_the_recorder_neither_deadlocks_nor_overloads_saves() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.notification_byte_threshold = 2_000;
+    config.max_record_bytes = 1024;
+    // 300 saves' worth: a listener that held the writer for its second
+    // of sleep would overflow it.
+    config.max_queued_bytes = 32 * 1024;
+    let recorder = Arc::new(Recorder::new(config, credentials()).unwrap());
+    let listener = Arc::new(Reentrant {
+        recorder: OnceLock::new(),
+        events: Mutex::new(Vec::new()),
+        calls: Mutex::new(Vec::new()),
+    });
+    listener.recorder.set(Arc::downgrade(&recorder)).ok();
+    recorder.set_listener(Some(listener.clone()));
+
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = {
+        let recorder = recorder.clone();
+        std::thread::spawn(move || {
+            // 2,000 saves over a second or more, while the listener runs.
+            let mut overloaded = 0;
+            let started = Instant::now();
+            for i in 0..2_000u32 {
+                match recorder.save_record(vec![7; 100], "reentrant", Some(format!("k{i}"))) {
+                    Ok(()) => {}
+                    Err(RecorderError::Overloaded { .. }) => overloaded += 1,
+                    Err(e) => panic!("{e}"),
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            recorder.flush().unwrap();
+            let _ = done.send((overloaded, started.elapsed()));
+        })
+    };
+    let (overloaded, took) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("saves and flush finished: no deadlock with a re-entrant listener");
+    worker.join().unwrap();
+    let calls = listener.calls.lock().unwrap().clone();
+    let events = listener.events.lock().unwrap().clone();
+    println!(
+        "re-entrant listener: 2,000 saves in {:.2} s, {overloaded} Overloaded, {} events, calls from the listener: {calls:?}",
+        took.as_secs_f64(),
+        events.len()
+    );
+    assert_eq!(overloaded, 0, "saves failed with Overloaded behind a slow listener");
+    assert!(calls.iter().any(|c| c.starts_with("delete")), "{calls:?}");
+    assert!(calls.iter().any(|c| c.starts_with("submit")), "{calls:?}");
+    assert!(calls.iter().any(|c| c == "flush after submitted"), "{calls:?}");
+    // Everything saved is accounted for: delivered, deleted or pending.
+    let stats = recorder.stats().unwrap();
+    assert_eq!(
+        stats.records_submitted + stats.records_dropped_deleted + stats.pending_records,
+        2_000 - overloaded,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn flush_returns_after_the_listener_heard_the_events_of_what_it_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, "http://127.0.0.1:9");
+    config.max_storage_bytes = 1_000;
+    config.max_record_bytes = 100;
+    config.max_queued_bytes = 100_000;
+    let recorder = Recorder::new(config, credentials()).unwrap();
+    let events = Arc::new(Events::default());
+    recorder.set_listener(Some(events.clone()));
+    for round in 0..20 {
+        for i in 0..50 {
+            recorder
+                .save_record(vec![0; 40], "order", Some(format!("r{round}-{i}")))
+                .unwrap();
+        }
+        recorder.flush().unwrap();
+        // Everything evicted so far was reported before flush returned.
+        let reported: u64 = events
+            .all()
+            .iter()
+            .map(|e| match e {
+                RecorderEvent::RecordsDropped {
+                    reason: DropReason::StorageFull,
+                    count,
+                    ..
+                } => *count,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(
+            reported,
+            recorder.stats().unwrap().records_dropped_storage_full,
+            "round {round}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 7. Clear versus in flight.
+
+/// Answers only once released; tells when it was asked.
+#[derive(Default)]
+struct GatedProvider {
+    asked: AtomicBool,
+    released: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl CredentialsProvider for GatedProvider {
+    async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
+        self.asked.store(true, Ordering::SeqCst);
+        while !self.released.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(AwsCredentials {
+            access_key_id: "AKIDTEST".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+            expiration: None,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_read_before_a_clear_is_not_sent_after_it_even_after_slow_credentials() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(GatedProvider::default());
+    let recorder = Arc::new(Recorder::new(config(&dir, &server.endpoint), provider.clone()).unwrap());
+    save(&recorder, "opt-out", 10, "before");
+    let submit = tokio::spawn({
+        let recorder = recorder.clone();
+        async move { recorder.submit_all_records().await }
+    });
+    // The batch is read; the worker waits for the credentials.
+    assert!(wait_until(Duration::from_secs(10), || provider
+        .asked
+        .load(Ordering::SeqCst)));
+    assert_eq!(recorder.delete_all_records().unwrap(), 10);
+    provider.released.store(true, Ordering::SeqCst);
+    let report = submit.await.unwrap().unwrap();
+    assert_eq!(
+        server.request_count(),
+        0,
+        "records sent after delete_all_records returned"
+    );
+    assert_eq!((report.records_submitted, report.records_remaining), (0, 0));
+    let stats = recorder.stats().unwrap();
+    assert_eq!((stats.records_submitted, stats.records_dropped_deleted), (0, 10));
+
+    // Records saved after the clear still leave.
+    save(&recorder, "opt-out", 4, "after");
+    let report = recorder.submit_all_records().await.unwrap();
+    assert_eq!(report.records_submitted, 4);
+    let sent: Vec<String> = server.requests()[0].records().into_iter().map(|(k, _)| k).collect();
+    assert!(sent.iter().all(|k| k.starts_with("after")), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_already_on_the_wire_at_a_clear_count_once_as_submitted_or_as_deleted() {
+    for server_takes_them in [true, false] {
+        let server = FaultServer::start(move |request, _| {
+            std::thread::sleep(Duration::from_millis(600));
+            if server_takes_them {
+                accept_all(request)
+            } else {
+                error_reply(500, "InternalFailure")
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(recorder(&dir, &server));
+        let events = Arc::new(Events::default());
+        recorder.set_listener(Some(events.clone()));
+        save(&recorder, "wire", 10, "w");
+        let submit = tokio::spawn({
+            let recorder = recorder.clone();
+            async move { recorder.submit_all_records().await }
+        });
+        assert!(wait_until(Duration::from_secs(10), || server.request_count() == 1));
+        // On the wire: not counted as deleted by the clear...
+        assert_eq!(recorder.delete_all_records().unwrap(), 0);
+        submit.await.unwrap().unwrap();
+        recorder.flush().unwrap();
+        let stats = recorder.stats().unwrap();
+        let deleted_events: u64 = events
+            .all()
+            .iter()
+            .map(|e| match e {
+                RecorderEvent::RecordsDropped {
+                    reason: DropReason::Deleted,
+                    count,
+                    ..
+                } => *count,
+                _ => 0,
+            })
+            .sum();
+        // ...but once its answer came: submitted if the service took them,
+        // deleted if not (never retried: the app cleared them).
+        let expected = if server_takes_them { (10, 0) } else { (0, 10) };
+        assert_eq!(
+            (stats.records_submitted, stats.records_dropped_deleted),
+            expected,
+            "server takes them: {server_takes_them}: {stats:?}"
+        );
+        assert_eq!(deleted_events, expected.1);
+        assert_eq!(stats.pending_records, 0);
+        let report = recorder.submit_all_records().await.unwrap();
+        assert_eq!(report.requests, 0, "cleared records are never sent again");
+    }
+}
