@@ -110,7 +110,10 @@ impl Recorder {
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
         let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
-        let store = Store::open(&config.database_path)?;
+        let mut store = Store::open(&config.database_path)?;
+        // Delivered rows waiting for compaction may add a quarter of the
+        // limit to the file, not more.
+        store.limit_delivered_bytes(config.max_storage_bytes / 4);
         let (commands, receiver) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -317,10 +320,22 @@ impl Recorder {
         Ok(dropped.total())
     }
 
-    /// Bytes stored (data + partition keys of pending records): exact, and
-    /// free to call.
+    /// Bytes of the records stored (data + partition keys of pending
+    /// records): what `max_storage_bytes` limits. Exact, and free to call.
+    /// Not the file's size, which the AWS recorders returned under this
+    /// name: that is [`Recorder::disk_file_bytes`].
     pub fn disk_bytes_used(&self) -> u64 {
         self.shared.committed_bytes.load(Ordering::Acquire)
+    }
+
+    /// Bytes the store's files take on disk (the SQLite file and its WAL):
+    /// the records, SQLite's overhead (about 1.3x for small records),
+    /// delivered rows not yet compacted and free pages not yet returned.
+    /// Delivered rows never take more than a quarter of `max_storage_bytes`
+    /// beyond the records, and once the recorder is idle they are deleted
+    /// and their pages returned to the file system.
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.shared.lock_store().file_bytes()
     }
 
     /// The `max_storage_bytes` of the configuration.
@@ -374,6 +389,7 @@ impl Recorder {
         Ok(RecorderStats {
             pending_records: store.pending_records(),
             pending_bytes: store.pending_bytes(),
+            file_bytes: store.file_bytes(),
             queued_records,
             oldest_pending_age: oldest,
             streams,

@@ -12,6 +12,8 @@ pub struct RecorderStats {
     pub pending_records: u64,
     /// Their bytes (data + partition keys): what counts against `max_storage_bytes`.
     pub pending_bytes: u64,
+    /// Bytes the store's files take on disk (see `Recorder::disk_file_bytes`).
+    pub file_bytes: u64,
     /// Saved records still in memory on their way to the disk.
     pub queued_records: u64,
     /// Age of the oldest pending record.

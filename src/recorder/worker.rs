@@ -30,7 +30,7 @@ use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
-use crate::store::{Counter, Store};
+use crate::store::{Counter, Store, COMPACTION_CHUNK};
 use crate::submission::StoredRecord;
 use crate::transport::Transport;
 
@@ -66,10 +66,6 @@ impl StreamState {
 /// Whole-call transient failures an explicit submit retries before it gives
 /// the stream back to the background schedule.
 const EXPLICIT_TRANSIENT_RETRIES: u32 = 2;
-
-/// Delivered rows deleted per compaction transaction: a few milliseconds of
-/// the store's lock, so group commits of new saves never wait long.
-const COMPACTION_CHUNK: u32 = 2_000;
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,

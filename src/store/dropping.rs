@@ -41,7 +41,7 @@ impl Store {
             }
             Ok(())
         })?;
-        self.checkpoint_if_empty();
+        self.return_free_space();
         Ok(dropped)
     }
 
@@ -95,8 +95,9 @@ impl Store {
             in_flight.clear(in_flight_stored);
         }
         self.compaction_due = false;
+        self.delivered_bytes_waiting = 0;
         self.clears += 1;
-        self.checkpoint_if_empty();
+        self.return_free_space();
         Ok(dropped)
     }
 

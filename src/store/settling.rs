@@ -15,6 +15,10 @@ use super::{Counter, Dropped, Store};
 use crate::error::{DropReason, Error, Result};
 use crate::submission::{Settlement, StoredRecord};
 
+/// Delivered rows deleted per compaction transaction: a few milliseconds of
+/// the store's lock, so group commits of new saves never wait long.
+pub(crate) const COMPACTION_CHUNK: u32 = 2_000;
+
 /// The batch on its way to the service.
 #[derive(Debug)]
 pub(crate) struct InFlight {
@@ -107,7 +111,8 @@ impl Store {
             return Ok(Dropped::default());
         };
         const CONTEXT: &str = "recording a submission";
-        let (_, dropped) = self.write(CONTEXT, |tx, delta, ids| {
+        let (marked_bytes, dropped) = self.write(CONTEXT, |tx, delta, ids| {
+            let mut marked_bytes = 0;
             // The delivered records before the first rejected one were
             // contiguous in the stream when the batch was read; ids only grow,
             // so no pending record can have appeared among them since.
@@ -148,6 +153,7 @@ impl Store {
                     };
                     delta.records(stream_id, -records, -bytes);
                     delta.marks.insert(stream_id, last);
+                    marked_bytes = bytes as u64;
                 } else {
                     delete_one_by_one.extend(prefix);
                 }
@@ -193,8 +199,17 @@ impl Store {
                     .by_stream
                     .insert((stream.to_owned(), DropReason::AttemptsExhausted), exhausted);
             }
-            Ok(())
+            Ok(marked_bytes)
         })?;
+        self.delivered_bytes_waiting += marked_bytes;
+        // A long drain leaves the worker no idle moment to compact in: keep
+        // the delivered rows within their budget here, so the file does not
+        // grow far past the records it holds.
+        if self.delivered_bytes_waiting > self.delivered_bytes_budget {
+            if let Err(error) = self.delete_delivered(COMPACTION_CHUNK) {
+                tracing::warn!(%error, "cannot delete delivered records");
+            }
+        }
         Ok(dropped)
     }
 
@@ -214,40 +229,54 @@ impl Store {
     }
 
     /// Deletes up to `max_rows` delivered rows (those at or below their
-    /// stream's mark) in one transaction. Returns whether some may be left.
+    /// stream's mark) in one transaction. Returns whether some may be left;
+    /// once none are, gives the free space back to the file system.
     pub fn compact(&mut self, max_rows: u32) -> Result<bool> {
         if !self.compaction_due {
             return Ok(false);
         }
+        if self.delete_delivered(max_rows)? < max_rows {
+            self.compaction_due = false;
+            self.delivered_bytes_waiting = 0;
+            self.return_free_space();
+        }
+        Ok(self.compaction_due)
+    }
+
+    /// Deletes up to `max_rows` delivered rows; how many it deleted.
+    fn delete_delivered(&mut self, max_rows: u32) -> Result<u32> {
         let marks: Vec<(i64, i64)> = self
             .delivered_through
             .iter()
             .map(|(&s, &m)| (s, m))
             .filter(|&(_, m)| m > 0)
             .collect();
-        let (deleted, _) = self.write("deleting delivered records", |tx, _, _| {
+        const CONTEXT: &str = "deleting delivered records";
+        let ((deleted, bytes), _) = self.write(CONTEXT, |tx, _, _| {
             let mut stmt = tx
                 .prepare_cached(
                     "DELETE FROM records WHERE id IN
-                     (SELECT id FROM records WHERE stream_id = ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                     (SELECT id FROM records WHERE stream_id = ?1 AND id <= ?2 ORDER BY id LIMIT ?3)
+                     RETURNING size",
                 )
-                .map_err(Error::sqlite("deleting delivered records"))?;
-            let mut deleted = 0u32;
+                .map_err(Error::sqlite(CONTEXT))?;
+            let (mut deleted, mut bytes) = (0u32, 0u64);
             for (stream_id, mark) in marks {
                 if deleted >= max_rows {
                     break;
                 }
-                deleted += stmt
-                    .execute(params![stream_id, mark, max_rows - deleted])
-                    .map_err(Error::sqlite("deleting delivered records"))? as u32;
+                let mut rows = stmt
+                    .query(params![stream_id, mark, max_rows - deleted])
+                    .map_err(Error::sqlite(CONTEXT))?;
+                while let Some(row) = rows.next().map_err(Error::sqlite(CONTEXT))? {
+                    deleted += 1;
+                    bytes += row.get::<_, i64>(0).map_err(Error::sqlite(CONTEXT))? as u64;
+                }
             }
-            Ok(deleted)
+            Ok((deleted, bytes))
         })?;
-        if deleted < max_rows {
-            self.compaction_due = false;
-            self.checkpoint_if_empty();
-        }
-        Ok(self.compaction_due)
+        self.delivered_bytes_waiting = self.delivered_bytes_waiting.saturating_sub(bytes);
+        Ok(deleted)
     }
 }
 

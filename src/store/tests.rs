@@ -410,3 +410,97 @@ fn the_file_is_private() {
     let mode = std::fs::metadata(path(&dir)).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+fn auto_vacuum(store: &Store) -> i64 {
+    store
+        .conn
+        .pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+        .unwrap()
+}
+
+/// Records 0..n of `stream` with `size` bytes of data each.
+fn sized(stream: &str, n: usize, size: usize) -> Vec<NewRecord> {
+    (0..n).map(|i| record(stream, &vec![i as u8; size], i as i64)).collect()
+}
+
+/// Sends and settles everything of `stream`, as the worker would.
+fn deliver_all(store: &mut Store, stream: &str) {
+    loop {
+        let batch = read_batch(store, stream, 0, 500, 5 << 20).unwrap();
+        if batch.is_empty() {
+            return;
+        }
+        store.settle(stream, &delivered(&batch)).unwrap();
+    }
+}
+
+#[test]
+fn a_new_store_returns_freed_pages_to_the_file_system() {
+    let (_dir, mut store) = open();
+    assert_eq!(auto_vacuum(&store), 2, "incremental vacuum from the first table on");
+    store.insert(&sized("a", 4_000, 1_000), None).unwrap();
+    let full = store.file_bytes();
+    assert!(full > 4_000_000, "{full}");
+    deliver_all(&mut store, "a");
+    while store.compact(COMPACTION_CHUNK).unwrap() {}
+    let after = store.file_bytes();
+    assert!(after < 300_000, "{full} bytes before, {after} after compaction");
+}
+
+#[test]
+fn an_older_store_switches_to_incremental_vacuum_once_it_holds_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(&dir);
+    {
+        // A store as earlier builds made it: no auto_vacuum.
+        let mut store = Store::open(&file).unwrap();
+        store.conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
+        assert_eq!(auto_vacuum(&store), 0);
+        store.insert(&sized("a", 3_000, 1_000), None).unwrap();
+    }
+    let mut store = Store::open(&file).unwrap();
+    // Holding 3 MB: compacting does not rewrite the file.
+    store.compact(COMPACTION_CHUNK).unwrap();
+    assert_eq!(auto_vacuum(&store), 0);
+    let full = store.file_bytes();
+    deliver_all(&mut store, "a");
+    store.insert(&sized("b", 10, 100), None).unwrap();
+    while store.compact(COMPACTION_CHUNK).unwrap() {}
+    // Holding little: switched, and the file shrank.
+    assert_eq!(auto_vacuum(&store), 2);
+    assert_eq!(
+        (
+            store.pending_records(),
+            read_batch(&store, "b", 0, 500, 5 << 20).unwrap().len()
+        ),
+        (10, 10)
+    );
+    let after = store.file_bytes();
+    assert!(after < full / 5, "{full} bytes before, {after} after");
+}
+
+#[test]
+fn settling_keeps_delivered_rows_within_their_budget() {
+    let (_dir, mut store) = open();
+    store.limit_delivered_bytes(100_000);
+    let mut peak = 0;
+    for round in 0..20 {
+        store.insert(&sized("a", 500, 1_000), None).unwrap();
+        deliver_all(&mut store, "a");
+        let waiting: i64 = store
+            .conn
+            .query_row(
+                "SELECT coalesce(sum(size), 0) FROM records WHERE id <= (SELECT delivered_through FROM streams WHERE name = 'a')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        peak = peak.max(waiting);
+        assert!(store.pending_records() == 0, "round {round}");
+    }
+    // Budget plus at most one batch and one chunk's slack.
+    assert!(
+        peak <= 100_000 + 2 * 500 * 1_002,
+        "{peak} bytes of delivered rows waited"
+    );
+}
