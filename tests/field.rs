@@ -666,3 +666,83 @@ fn while_a_backlog_drains_under_new_saves_the_file_stays_near_its_limit() {
     // waiting for compaction (a quarter of the limit, plus a chunk), the WAL.
     assert!(peak <= 3 << 20, "the file reached {peak} bytes for a 1 MiB limit");
 }
+
+// ---------------------------------------------------------------------------
+// 9. Boards without a real-time clock.
+
+fn created_at(dir: &tempfile::TempDir) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(dir.path().join("records.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT created_at FROM records ORDER BY id").unwrap();
+    let rows = stmt.query_map([], |row| row.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn records_stamped_by_a_clock_never_set_do_not_expire_when_ntp_sets_it() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let recorder = recorder(&dir, &server);
+        save(&recorder, "rtc", 10, "boot");
+        recorder.shutdown();
+    }
+    // What a board without a real-time clock leaves when it is switched off
+    // before NTP set its clock: records stamped 40 s after the epoch.
+    let conn = rusqlite::Connection::open(dir.path().join("records.db")).unwrap();
+    conn.execute("UPDATE records SET created_at = 40000 + id", []).unwrap();
+    drop(conn);
+    // The next boot, with the clock set: a day's age limit.
+    let mut config = config(&dir, &server.endpoint);
+    config.max_record_age = Some(Duration::from_secs(24 * 3600));
+    let recorder = Recorder::new(config, credentials()).unwrap();
+    let report = recorder.submit_all_records().await.unwrap();
+    let stats = recorder.stats().unwrap();
+    assert_eq!(
+        (report.records_submitted, stats.records_dropped_expired),
+        (10, 0),
+        "records from a never-set clock were expired: {report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_clock_that_jumps_years_during_a_run_ages_nothing() {
+    let server = FaultServer::start(|request, _| accept_all(request));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.max_record_age = Some(Duration::from_secs(3600));
+    let three_years = 3 * 365 * 24 * 3600 * 1000i64;
+    {
+        let recorder = Recorder::new(config.clone(), credentials()).unwrap();
+        save(&recorder, "jump", 10, "before");
+        recorder.flush().unwrap();
+        // NTP moves the clock three years forward.
+        recorder.shift_wall_clock_for_testing(three_years);
+        save(&recorder, "jump", 5, "after");
+        recorder.flush().unwrap();
+        let stats = recorder.stats().unwrap();
+        assert!(stats.oldest_pending_age.unwrap() < Duration::from_secs(60), "{stats:?}");
+        // Submitting runs the expiry: nothing is an hour old.
+        recorder.set_network_available(false);
+        let report = recorder.submit_all_records().await.unwrap();
+        assert_eq!(recorder.stats().unwrap().records_dropped_expired, 0, "{report:?}");
+        recorder.shutdown();
+    }
+    // On disk, every stamp followed the step, for the next run to judge.
+    let now = unix_now() * 1000;
+    let stamps = created_at(&dir);
+    assert_eq!(stamps.len(), 15);
+    for stamp in stamps {
+        assert!(
+            (stamp - (now + three_years)).abs() < 600_000,
+            "{stamp} vs {}",
+            now + three_years
+        );
+    }
+    let recorder = Recorder::new(config, credentials()).unwrap();
+    let report = recorder.submit_all_records().await.unwrap();
+    assert_eq!(
+        (report.records_submitted, report.records_dropped),
+        (15, 0),
+        "{report:?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! hears about it (`events.rs`).
 
 mod account;
+mod clock;
 pub(crate) mod events;
 pub(crate) mod stats;
 mod worker;
@@ -57,6 +58,7 @@ pub(crate) struct Shared {
     shutdown_signal: Notify,
     streams: Mutex<HashMap<String, StreamState>>,
     account: Mutex<account::AccountHold>,
+    clock: clock::RecordClock,
     listeners: Arc<events::Listeners>,
     commands: mpsc::UnboundedSender<Command>,
     /// The worker's runtime, whose blocking pool waits for the listener on
@@ -135,6 +137,7 @@ impl Recorder {
                     source,
                 })?
         };
+        let clock = clock::RecordClock::new(store.next_record_id());
         let shared = Arc::new(Shared {
             committed_bytes: AtomicU64::new(store.pending_bytes()),
             config,
@@ -145,6 +148,7 @@ impl Recorder {
             shutdown_signal: Notify::new(),
             streams: Mutex::new(HashMap::new()),
             account: Mutex::default(),
+            clock,
             listeners,
             commands,
             runtime: runtime.handle().clone(),
@@ -204,7 +208,7 @@ impl Recorder {
             partition_key,
             explicit_hash_key,
             self.shared.config.max_record_bytes,
-            worker::now_ms(),
+            self.shared.clock.stamp(),
         )?;
         self.queue(std::iter::once(record))
     }
@@ -213,7 +217,7 @@ impl Recorder {
     /// Swift): all are validated first, and either all are queued or none.
     /// An invalid one gives `InvalidInput` naming its index.
     pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
-        let now = worker::now_ms();
+        let now = self.shared.clock.stamp();
         let max = self.shared.config.max_record_bytes;
         let records = records
             .into_iter()
@@ -348,7 +352,7 @@ impl Recorder {
         self.ensure_running()?;
         let (queued_records, _) = self.shared.queue.queued();
         let now = Instant::now();
-        let now_ms = worker::now_ms();
+        let now_ms = self.shared.clock.now_ms();
         let age = |created: Option<i64>| created.map(|c| Duration::from_millis(now_ms.saturating_sub(c).max(0) as u64));
         let store = self.shared.lock_store();
         let states = self.shared.lock_streams().clone();
@@ -407,6 +411,14 @@ impl Recorder {
             records_dropped_attempts_exhausted: store.counter(Counter::Dropped(DropReason::AttemptsExhausted)),
             records_dropped_deleted: store.counter(Counter::Dropped(DropReason::Deleted)),
         })
+    }
+
+    /// Moves the recorder's readings of the wall clock by `ms`, as NTP or a
+    /// user setting the clock would. For tests of the age rule; not part of
+    /// the API.
+    #[doc(hidden)]
+    pub fn shift_wall_clock_for_testing(&self, ms: i64) {
+        self.shared.clock.shift_wall_clock(ms);
     }
 
     /// Sets (or clears) the listener of [`RecorderEvent`]s.

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
@@ -536,8 +536,17 @@ impl Worker {
         let Some(max_age) = self.shared.config.max_record_age else {
             return;
         };
-        let cutoff = now_ms() - max_age.as_millis() as i64;
-        let dropped = self.shared.lock_store().drop_expired(cutoff);
+        let dropped = {
+            let mut store = self.shared.lock_store();
+            let clock = &self.shared.clock;
+            if let Err(error) = clock
+                .follow_wall_clock(&mut store)
+                .and_then(|_| clock.restamp_never_set(&mut store))
+            {
+                tracing::error!(%error, "cannot follow the clock");
+            }
+            store.drop_expired(clock.now_ms() - max_age.as_millis() as i64)
+        };
         match dropped {
             Ok(dropped) => {
                 self.shared.refresh_committed_bytes();
@@ -582,13 +591,6 @@ fn call_end(stream: &str, failure: Failure) -> StreamEnd {
     StreamEnd::CallFailed {
         error: failure.into_error(stream),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The records of `stream` after `after_id` that fit in one request.

@@ -166,9 +166,12 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         let outcome = {
             let mut store = shared.lock_store();
+            if let Err(error) = shared.clock.follow_wall_clock(&mut store) {
+                tracing::warn!(%error, "cannot follow the clock");
+            }
             let was_empty = store.pending_records() == 0;
             store
-                .insert(&group, evict_above)
+                .insert(&group, evict_above, shared.clock.stored_offset())
                 .map(|dropped| (dropped, was_empty, store.pending_records(), store.pending_bytes()))
         };
         match outcome {

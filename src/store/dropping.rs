@@ -101,6 +101,31 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Moves the creation time of the records with id `from_id` or later
+    /// by `ms` (the wall clock stepped, see `policy::age`).
+    pub fn shift_created_at(&mut self, from_id: i64, ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE records SET created_at = created_at + ?2 WHERE id >= ?1")
+            .and_then(|mut stmt| stmt.execute([from_id, ms]))
+            .map_err(Error::sqlite("following a step of the clock"))?;
+        Ok(())
+    }
+
+    /// Re-stamps with `now_ms` the records created before `before_ms` (by a
+    /// clock that was never set, see `policy::age`).
+    pub fn restamp_before(&mut self, before_ms: i64, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE records SET created_at = ?2 WHERE created_at < ?1")
+            .and_then(|mut stmt| stmt.execute([before_ms, now_ms]))
+            .map_err(Error::sqlite("re-stamping records"))?;
+        Ok(())
+    }
+
+    /// The id the next saved record gets.
+    pub fn next_record_id(&self) -> i64 {
+        self.next_id
+    }
+
     /// Changes each time [`Store::delete_all`] runs.
     pub fn clears(&self) -> u64 {
         self.clears
