@@ -746,3 +746,174 @@ async fn a_clock_that_jumps_years_during_a_run_ages_nothing() {
         "{report:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 10. Smaller ones: RejectNew under racing savers, network handovers,
+// partition keys in service messages.
+
+#[test]
+fn reject_new_never_overshoots_its_limit_under_racing_savers() {
+    let server = lean_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.when_full = kinesis_recorder::WhenFull::RejectNew;
+    config.max_storage_bytes = 20_000;
+    config.max_record_bytes = 1_000;
+    config.auto_submit = true;
+    config.submit_threshold_records = 20;
+    let limit = config.max_storage_bytes;
+    let recorder = Arc::new(Recorder::new(config, credentials()).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let savers: Vec<_> = (0..4)
+        .map(|t| {
+            let (recorder, stop) = (recorder.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut saved, mut refused) = (0u64, 0u64);
+                while !stop.load(Ordering::SeqCst) {
+                    match recorder.save_record(vec![t; 100], "limit", Some(format!("saver-{t}-{saved}"))) {
+                        Ok(()) => saved += 1,
+                        Err(RecorderError::StorageFull { .. }) | Err(RecorderError::Overloaded { .. }) => refused += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (saved, refused)
+            })
+        })
+        .collect();
+    // Watch the store: pending bytes (exact, read under the store's lock).
+    let (mut peak, mut samples) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) {
+        let stats = recorder.stats().unwrap();
+        peak = peak.max(stats.pending_bytes);
+        samples += 1;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (saved, refused) = savers
+        .into_iter()
+        .map(|s| s.join().unwrap())
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    recorder.flush().unwrap();
+    let stats = recorder.stats().unwrap();
+    println!(
+        "reject-new: 4 savers, {saved} saved, {refused} refused, {} submitted, {samples} samples, \
+         peak {peak} of {limit} bytes",
+        stats.records_submitted
+    );
+    assert!(stats.records_submitted > 1_000 && refused > 0, "{stats:?}");
+    assert!(
+        peak <= limit,
+        "the store held {peak} bytes, over its {limit}-byte limit"
+    );
+}
+
+#[test]
+fn a_network_handover_does_not_cut_a_refused_streams_backoff_short() {
+    let server = FaultServer::start(|request, _| {
+        if request.body["StreamName"] == "gone" {
+            error_reply(400, "ResourceNotFoundException")
+        } else {
+            Reply::Close
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir, &server.endpoint);
+    config.auto_submit = true;
+    config.submit_threshold_records = 1;
+    let recorder = recorder_with(config);
+    save(&recorder, "gone", 1, "g");
+    save(&recorder, "flaky", 1, "f");
+    let sent_to = |stream: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.body["StreamName"] == stream)
+            .count()
+    };
+    assert!(wait_until(Duration::from_secs(10), || sent_to("gone") == 1
+        && sent_to("flaky") >= 1));
+    let flaky_before = sent_to("flaky");
+    // Wi-Fi to cellular and back, a few times.
+    for _ in 0..5 {
+        recorder.set_network_available(false);
+        recorder.set_network_available(true);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The refused stream waits its minute; the one that failed on the
+    // network was tried again at once.
+    assert_eq!(sent_to("gone"), 1, "a refused stream was retried on every handover");
+    assert!(
+        sent_to("flaky") > flaky_before,
+        "a stream that failed on the network waited"
+    );
+}
+
+fn recorder_with(config: kinesis_recorder::RecorderConfig) -> Recorder {
+    Recorder::new(config, credentials()).unwrap()
+}
+
+/// Every log line of this test binary, from the first call on.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .try_init()
+            .expect("the only subscriber of this binary");
+        logs
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn service_messages_never_carry_partition_keys_into_logs_events_or_stats() {
+    const KEY: &str = "user-8d3f2a@example.com";
+    let logs = captured_logs();
+    let server = FaultServer::start(|request, _| {
+        // As Kinesis words a validation error, and a message echoing the key as is.
+        let key = request.records()[0].0.clone();
+        Reply::Json(
+            400,
+            serde_json::json!({"__type": "InvalidArgumentException",
+                "message": format!("1 validation error detected: Value '{key}' at 'records.1.member.partitionKey' \
+                    failed to satisfy constraint: Member must satisfy regular expression pattern; record for {key} refused")}),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, &server);
+    let events = Arc::new(Events::default());
+    recorder.set_listener(Some(events.clone()));
+    recorder.save_record(b"x".to_vec(), "keys", Some(KEY.into())).unwrap();
+    let report = recorder.submit_all_records().await.unwrap();
+    let stats = recorder.stats().unwrap();
+    let error = &report.errors[0];
+    assert_eq!(error.code.as_deref(), Some("InvalidArgumentException"));
+    assert!(error.message.contains("records.1.member.partitionKey"), "{error:?}");
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logs.contains("InvalidArgumentException"), "the error path was logged");
+    for (what, text) in [
+        ("report", format!("{report:?}")),
+        ("events", format!("{:?}", events.all())),
+        ("stats", format!("{stats:?}")),
+        ("logs", logs),
+    ] {
+        assert!(!text.contains(KEY), "the partition key is in the {what}: {text}");
+    }
+}

@@ -51,7 +51,8 @@ pub(crate) struct Shared {
     config: RecorderConfig,
     store: Mutex<Store>,
     queue: SaveQueue,
-    /// Stored bytes, readable without the store lock.
+    /// Stored bytes, readable without the store lock; written only with the
+    /// store locked.
     committed_bytes: AtomicU64,
     network_available: AtomicBool,
     shutting_down: AtomicBool,
@@ -87,9 +88,13 @@ impl Shared {
         self.shutting_down.load(Ordering::Acquire)
     }
 
+    /// Publishes the store's pending bytes for the reject-new check of
+    /// `save_record`. The store stays locked until it is published: a value
+    /// read before a commit can never overwrite the one after it (which
+    /// would let saves overshoot `max_storage_bytes`).
     fn refresh_committed_bytes(&self) {
-        let bytes = self.lock_store().pending_bytes();
-        self.committed_bytes.store(bytes, Ordering::Release);
+        let store = self.lock_store();
+        self.committed_bytes.store(store.pending_bytes(), Ordering::Release);
     }
 }
 
@@ -301,10 +306,12 @@ impl Recorder {
         if was != available {
             tracing::debug!(available, "network availability changed");
             if available {
-                // Backoffs taken while offline say nothing about the new network.
+                // Backoffs after network failures say nothing about the new
+                // network; a refused stream or a throttled one still waits
+                // (every Wi-Fi/cellular handover comes here).
                 let now = Instant::now();
                 for state in self.shared.lock_streams().values_mut() {
-                    if state.last_error.is_some() && state.call_failures > 0 && state.record_failures == 0 {
+                    if state.call_failure == Some(FailureKind::Network) && state.record_failures == 0 {
                         state.ready_at = state.ready_at.min(now);
                     }
                 }

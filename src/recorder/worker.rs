@@ -50,6 +50,9 @@ pub(crate) struct StreamState {
     pub call_failures: u32,
     pub record_failures: u32,
     pub last_error: Option<String>,
+    /// Why the last call failed as a whole: only a network failure's
+    /// backoff ends when the network comes back.
+    pub call_failure: Option<FailureKind>,
 }
 
 impl StreamState {
@@ -59,6 +62,7 @@ impl StreamState {
             call_failures: 0,
             record_failures: 0,
             last_error: None,
+            call_failure: None,
         }
     }
 }
@@ -399,6 +403,7 @@ impl Worker {
                         .entry(stream.to_owned())
                         .or_insert_with(|| StreamState::new(Instant::now()));
                     state.call_failures = 0;
+                    state.call_failure = None;
                     if rejected == 0 {
                         state.record_failures = 0;
                         state.last_error = None;
@@ -478,6 +483,7 @@ impl Worker {
                 .entry(stream.to_owned())
                 .or_insert_with(|| StreamState::new(Instant::now()));
             state.call_failures += 1;
+            state.call_failure = Some(failure.kind);
             let delay = backoff.delay(state.call_failures, jitter());
             state.ready_at = Instant::now() + delay;
             state.last_error = Some(failure.describe());

@@ -100,7 +100,11 @@ impl Transport {
             if !before_send() {
                 return None;
             }
-            let (answer, server_date) = self.send(body.clone(), headers).await;
+            let (mut answer, server_date) = self.send(body.clone(), headers).await;
+            if let Err(CallFailure::Service { message, .. }) = &mut answer {
+                // The message goes to logs, events and stats: never the keys.
+                *message = wire::redact_keys(message, records);
+            }
             match &answer {
                 Err(CallFailure::Service { code, .. })
                     if !signed_again && self.skew.learn(signed_at, code.as_deref(), server_date.as_deref()) =>
