@@ -1175,7 +1175,10 @@ fn row_rss(report: &mut Report, sizes: Sizes, db: &Path) {
     let (drained_file, idle_file) = (get("drained_file") as u64, get("idle_file") as u64);
     report.row(
         "12",
-        format!("store file after draining {} records / once idle", fmt_count(sizes.ingest)),
+        format!(
+            "store file after draining {} records / once idle",
+            fmt_count(sizes.ingest)
+        ),
         format!("{} / {}", fmt_mib(drained_file), fmt_mib(idle_file)),
         format!("pending before: {}", fmt_mib(pending_bytes)),
         format!(
