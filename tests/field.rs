@@ -341,7 +341,7 @@ impl RecorderListener for Reentrant {
                 calls.push(format!("submit: {} submitted", report.records_submitted));
                 calls.push(format!("delete: {}", recorder.delete_all_records().unwrap()));
                 // A slow listener: saves must not pile up behind it.
-                std::thread::sleep(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_secs(2));
             }
             RecorderEvent::RecordsSubmitted { .. } => {
                 recorder.flush().unwrap();
@@ -360,9 +360,10 @@ fn a_listener_that_calls_back_into_the_recorder_neither_deadlocks_nor_overloads_
     let mut config = config(&dir, &server.endpoint);
     config.notification_byte_threshold = 2_000;
     config.max_record_bytes = 1024;
-    // 300 saves' worth: a listener that held the writer for its second
-    // of sleep would overflow it.
-    config.max_queued_bytes = 32 * 1024;
+    // 600 saves' worth (300 ms of them, room for a loaded machine's pauses):
+    // a listener that held the writer for its two seconds of sleep would
+    // overflow it.
+    config.max_queued_bytes = 64 * 1024;
     let recorder = Arc::new(Recorder::new(config, credentials()).unwrap());
     let listener = Arc::new(Reentrant {
         recorder: OnceLock::new(),

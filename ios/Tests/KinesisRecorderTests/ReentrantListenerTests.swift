@@ -24,8 +24,9 @@ final class ReentrantListenerTests: XCTestCase {
 
     func testAListenerThatCallsBackIntoTheRecorderNeitherDeadlocksNorOverloadsSaves() throws {
         // Nothing listens on port 9: submissions fail at once, records stay.
-        // A queue of about 300 saves: a listener that held the writer for its
-        // sleep would overflow it.
+        // A queue of about 600 saves (room for a loaded machine's pauses): a
+        // listener that held the writer for its second of sleep (up to 2,000 saves)
+        // would overflow it.
         let recorder = try KinesisRecorder(
             databasePath: directory.appendingPathComponent("records.db").path, region: "us-east-1",
             credentials: StaticCredentials(accessKeyId: "a", secretAccessKey: "b")
@@ -34,7 +35,7 @@ final class ReentrantListenerTests: XCTestCase {
             $0.endpoint = "http://127.0.0.1:9"
             $0.notificationByteThreshold = 2_000
             $0.maxRecordBytes = 1024
-            $0.maxQueuedBytes = 32_768
+            $0.maxQueuedBytes = 65_536
         }
         let calls = Calls()
         recorder.setListener { [weak recorder] event in
@@ -54,7 +55,7 @@ final class ReentrantListenerTests: XCTestCase {
             } catch {
                 calls.add("failed: \(error)")
             }
-            Thread.sleep(forTimeInterval: 0.5)  // a slow listener: saves must not pile up behind it
+            Thread.sleep(forTimeInterval: 1)  // a slow listener: saves must not pile up behind it
         }
 
         let finished = DispatchSemaphore(value: 0)

@@ -106,11 +106,12 @@ class EventsTest {
     @Test
     fun `a listener that calls back into the recorder neither deadlocks nor overloads saves`() {
         val stream = Kinesalite.newStream("kt-reentrant")
-        // A queue of about 300 saves: a listener that held the writer for its sleep would overflow it.
+        // A queue of about 600 saves (room for a loaded machine's pauses): a listener that held the
+        // writer for its second of sleep (up to 2,000 saves) would overflow it.
         testRecorder(configure = {
             notificationByteThreshold = 2_000uL
             maxRecordBytes = 1024uL
-            maxQueuedBytes = 32_768uL
+            maxQueuedBytes = 65_536uL
         }).use { recorder ->
             val calls = java.util.Collections.synchronizedList(mutableListOf<String>())
             recorder.setListener(object : RecorderListener {
@@ -121,7 +122,7 @@ class EventsTest {
                     calls += "stats: ${recorder.stats().pendingRecords} pending"
                     calls += "submit: ${runBlocking { recorder.submitAllRecords() }.recordsSubmitted}"
                     calls += "delete: ${recorder.deleteAllRecords()}"
-                    Thread.sleep(500) // a slow listener: saves must not pile up behind it
+                    Thread.sleep(1_000) // a slow listener: saves must not pile up behind it
                 }
             })
             val saver = java.util.concurrent.Executors.newSingleThreadExecutor()
