@@ -108,7 +108,10 @@ fn boot_ms() -> i64 {
     // SAFETY: `now` is a valid timespec to write to; the clock id is a
     // constant this platform has.
     unsafe { libc::clock_gettime(CLOCK, &mut now) };
-    now.tv_sec as i64 * 1000 + now.tv_nsec as i64 / 1_000_000
+    // 32 bits wide on 32-bit Android.
+    #[allow(clippy::unnecessary_cast)]
+    let (seconds, nanos) = (now.tv_sec as i64, now.tv_nsec as i64);
+    seconds * 1000 + nanos / 1_000_000
 }
 
 /// Elsewhere, the monotonic clock since the first reading.
