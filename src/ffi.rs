@@ -94,6 +94,10 @@ impl KinesisRecorder {
         self.inner.disk_bytes_used()
     }
 
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.inner.disk_file_bytes()
+    }
+
     pub fn disk_byte_limit(&self) -> u64 {
         self.inner.disk_byte_limit()
     }

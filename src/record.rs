@@ -11,6 +11,8 @@ pub(crate) struct NewRecord {
     pub partition_key: String,
     pub explicit_hash_key: Option<String>,
     pub data: Vec<u8>,
+    /// When it was saved: boot-clock milliseconds while queued, turned into
+    /// the stored (wall-clock) frame by the writer (`recorder::clock`).
     pub created_at_ms: i64,
 }
 

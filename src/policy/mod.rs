@@ -9,7 +9,9 @@
 //!   its interval) and how each outcome changes it.
 //! - [`schedule`]: which streams are due and when, and who sends next in
 //!   a drain.
+//! - [`age`]: how old a record is when the wall clock jumps.
 
+pub(crate) mod age;
 pub(crate) mod backoff;
 pub(crate) mod batch;
 pub(crate) mod outcome;

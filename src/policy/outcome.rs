@@ -15,10 +15,15 @@ pub(crate) enum Verdict {
     RetryLater { throttled: bool, reason: String },
     /// The credentials expired: refresh them and send again.
     RefreshCredentials { reason: String },
-    /// The stream or the account is wrong (not found, access denied, KMS...):
-    /// keep the records, back this stream off for long, tell the app.
+    /// The stream is wrong (not found, access denied, KMS...): keep the
+    /// records, back this stream off for long, tell the app.
     StreamRejected { code: String, message: String },
-    /// The app's credentials provider failed: keep the records, back off.
+    /// The credentials or the account are wrong, whatever the stream (a
+    /// refused signature, an unknown access key, no token): keep the
+    /// records, hold every stream back for long, tell the app.
+    AccountRejected { code: String, message: String },
+    /// The app's credentials provider failed: keep the records, back off
+    /// (every stream: they share the provider).
     CredentialsUnavailable { message: String },
 }
 
@@ -82,6 +87,20 @@ const TRANSIENT: &[&str] = &[
 
 const EXPIRED_CREDENTIALS: &[&str] = &["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
 
+/// Refusals of the credentials or the account rather than of one stream.
+/// (A clock-skewed signature is corrected by the transport before it gets
+/// here; one that still arrives is the secret's fault.)
+const ACCOUNT_REJECTED: &[&str] = &[
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationTokenException",
+    "MissingAuthenticationToken",
+    "RequestTimeTooSkewed",
+];
+
 /// Decides what a failed call means. The error type decides, not the HTTP
 /// status; the status only serves when the body has no type.
 pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
@@ -125,7 +144,11 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
                     Some(hint) => format!("{message} ({hint})"),
                     None => message.clone(),
                 };
-                Verdict::StreamRejected { code, message }
+                if ACCOUNT_REJECTED.contains(&code.as_str()) {
+                    Verdict::AccountRejected { code, message }
+                } else {
+                    Verdict::StreamRejected { code, message }
+                }
             }
         }
     }
@@ -149,7 +172,7 @@ fn fix_hint(code: &str) -> Option<&'static str> {
             "the access key id (or session token) is unknown to this region"
         }
         "InvalidSignatureException" | "IncompleteSignatureException" | "SignatureDoesNotMatch" => {
-            "the secret key is wrong or the device clock is far off"
+            "the secret key is wrong, or the device clock is far off and the server's Date header did not correct it"
         }
         "MissingAuthenticationTokenException" => "the request was not signed: check the credentials provider",
         "InvalidArgumentException" | "ValidationException" => {
@@ -306,5 +329,29 @@ mod tests {
             panic!()
         };
         assert_eq!(code, "HTTP403");
+    }
+
+    #[test]
+    fn signature_and_key_errors_concern_the_account_not_the_stream() {
+        for code in ACCOUNT_REJECTED {
+            assert!(
+                matches!(judge_failure(&service(400, code)), Verdict::AccountRejected { .. }),
+                "{code}"
+            );
+        }
+        for code in [
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+            "KMSDisabledException",
+        ] {
+            assert!(
+                matches!(judge_failure(&service(400, code)), Verdict::StreamRejected { .. }),
+                "{code}"
+            );
+        }
+        let Verdict::AccountRejected { message, .. } = judge_failure(&service(400, "InvalidSignatureException")) else {
+            panic!()
+        };
+        assert!(message.contains("secret key is wrong"), "{message}");
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct Conditions {
     pub auto_submit: bool,
     pub interval: Duration,
     pub thresholds: Thresholds,
+    /// Every stream waits until then (the credentials or the account failed).
+    pub account_held_until: Option<Instant>,
 }
 
 /// Why a stream is drained in the background, which says how much it sends.
@@ -81,7 +83,8 @@ pub(crate) fn due(conditions: &Conditions, pending: Pending, state: &StreamState
     } else {
         (interval_ends, Due::Interval)
     };
-    Some((at.max(state.ready_at(now)), why))
+    let account_ready = conditions.account_held_until.unwrap_or(now);
+    Some((at.max(state.ready_at(now)).max(account_ready), why))
 }
 
 /// The background schedule's decision.
@@ -268,6 +271,7 @@ mod tests {
             auto_submit: true,
             interval: INTERVAL,
             thresholds: THRESHOLDS,
+            account_held_until: None,
         }
     }
 
@@ -375,6 +379,20 @@ mod tests {
     }
 
     #[test]
+    fn an_account_hold_delays_every_stream_and_wakes_when_it_ends() {
+        let now = Instant::now();
+        let held_until = now + Duration::from_secs(90);
+        let conditions = Conditions {
+            account_held_until: Some(held_until),
+            ..conditions(now)
+        };
+        let due_now = started(now - INTERVAL);
+        let past_threshold = started(now);
+        let plan = plan(&conditions, [(pending(3), &due_now), (pending(900), &past_threshold)]);
+        assert_eq!((plan.due, plan.wake_at), (vec![], Some(held_until)));
+    }
+
+    #[test]
     fn a_healthy_stream_past_its_threshold_goes_while_another_is_held() {
         let now = Instant::now();
         let a = refused(now);
@@ -478,7 +496,7 @@ mod tests {
 
     #[test]
     fn an_explicit_share_gives_up_on_a_refused_stream_at_once() {
-        for reason in [HoldReason::Refused, HoldReason::Credentials, HoldReason::Storage] {
+        for reason in [HoldReason::Refused, HoldReason::Storage] {
             let mut share = Share::new(Mode::Explicit, 10);
             share.after(Outcome::CallFailed(reason), 0, Instant::now(), 0.5);
             assert!(share.finished && share.failed, "{reason:?}");

@@ -19,8 +19,6 @@ pub(crate) enum HoldReason {
     /// Records refused one by one for another reason (each refusal spends
     /// one of the record's attempts).
     RecordsRejected,
-    /// The credentials provider failed, or the credentials were refused.
-    Credentials,
     /// The service refused the stream (not found, access denied, KMS...):
     /// only a fix on the account's side helps, so it waits long.
     Refused,
@@ -123,15 +121,12 @@ impl StreamState {
         });
     }
 
-    /// The device is online again. Waits the network caused end (a
-    /// credentials provider usually needs the network too); waits the
-    /// service imposed (refused stream, throttling, refused records) stand,
-    /// however often the device changes networks. The stream is due at once.
+    /// The device is online again. A wait the network caused ends; waits
+    /// the service imposed (refused stream, throttling, refused records)
+    /// stand, however often the device changes networks. The stream is due
+    /// at once.
     pub fn network_returned(&mut self) {
-        if self
-            .hold
-            .is_some_and(|hold| matches!(hold.reason, HoldReason::Network | HoldReason::Credentials))
-        {
+        if self.hold.is_some_and(|hold| hold.reason == HoldReason::Network) {
             self.hold = None;
         }
         self.send_at_once = true;
@@ -246,7 +241,6 @@ mod tests {
         let now = Instant::now();
         for (reason, ends) in [
             (HoldReason::Network, true),
-            (HoldReason::Credentials, true),
             (HoldReason::Refused, false),
             (HoldReason::Throttled, false),
             (HoldReason::Storage, false),

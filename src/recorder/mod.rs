@@ -10,6 +10,8 @@
 //! judges the answer, `store` marks it delivered or reschedules it, and the listener
 //! hears about it (`events.rs`).
 
+mod account;
+mod clock;
 pub(crate) mod events;
 pub(crate) mod stats;
 mod worker;
@@ -51,14 +53,20 @@ pub(crate) struct Shared {
     config: RecorderConfig,
     store: Mutex<Store>,
     queue: SaveQueue,
-    /// Stored bytes, readable without the store lock.
+    /// Stored bytes, readable without the store lock; written only with the
+    /// store locked.
     committed_bytes: AtomicU64,
     network_available: AtomicBool,
     shutting_down: AtomicBool,
     shutdown_signal: Notify,
     streams: Mutex<HashMap<String, StreamState>>,
-    listeners: events::Listeners,
+    account: Mutex<account::AccountHold>,
+    clock: clock::RecordClock,
+    listeners: Arc<events::Listeners>,
     commands: mpsc::UnboundedSender<Command>,
+    /// The worker's runtime, whose blocking pool waits for the listener on
+    /// behalf of `submit_all_records` (a caller's executor must not block).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -68,6 +76,10 @@ impl Shared {
 
     fn lock_streams(&self) -> MutexGuard<'_, HashMap<String, StreamState>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_account(&self) -> MutexGuard<'_, account::AccountHold> {
+        self.account.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn wake_worker(&self) {
@@ -85,9 +97,13 @@ impl Shared {
         }
     }
 
+    /// Publishes the store's pending bytes for the reject-new check of
+    /// `save_record`. The store stays locked until it is published: a value
+    /// read before a commit can never overwrite the one after it (which
+    /// would let saves overshoot `max_storage_bytes`).
     fn refresh_committed_bytes(&self) {
-        let bytes = self.lock_store().pending_bytes();
-        self.committed_bytes.store(bytes, Ordering::Release);
+        let store = self.lock_store();
+        self.committed_bytes.store(store.pending_bytes(), Ordering::Release);
     }
 }
 
@@ -97,6 +113,7 @@ impl Shared {
 pub struct Recorder {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    event_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Recorder {
@@ -109,21 +126,12 @@ impl Recorder {
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
         let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
-        let store = Store::open(&config.database_path)?;
+        let mut store = Store::open(&config.database_path)?;
         transport.bind_credentials_to_store(&config)?;
+        // Delivered rows waiting for compaction may add a quarter of the
+        // limit to the file, not more.
+        store.limit_delivered_bytes(config.max_storage_bytes / 4);
         let (commands, receiver) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            committed_bytes: AtomicU64::new(store.pending_bytes()),
-            config,
-            store: Mutex::new(store),
-            queue: SaveQueue::default(),
-            network_available: AtomicBool::new(true),
-            shutting_down: AtomicBool::new(false),
-            shutdown_signal: Notify::new(),
-            streams: Mutex::new(HashMap::new()),
-            listeners: events::Listeners::default(),
-            commands,
-        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             // The blocking pool, which reads the next batch during a request.
@@ -133,6 +141,33 @@ impl Recorder {
                 context: "starting the submission runtime",
                 source,
             })?;
+        let listeners = Arc::new(events::Listeners::default());
+        let event_thread = {
+            let listeners = listeners.clone();
+            std::thread::Builder::new()
+                .name("kr-events".into())
+                .spawn(move || listeners.run())
+                .map_err(|source| Error::Io {
+                    context: "starting the event thread",
+                    source,
+                })?
+        };
+        let clock = clock::RecordClock::new(store.next_record_id());
+        let shared = Arc::new(Shared {
+            committed_bytes: AtomicU64::new(store.pending_bytes()),
+            config,
+            store: Mutex::new(store),
+            queue: SaveQueue::default(),
+            network_available: AtomicBool::new(true),
+            shutting_down: AtomicBool::new(false),
+            shutdown_signal: Notify::new(),
+            streams: Mutex::new(HashMap::new()),
+            account: Mutex::default(),
+            clock,
+            listeners,
+            commands,
+            runtime: runtime.handle().clone(),
+        });
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("kr-writer".into())
@@ -152,6 +187,7 @@ impl Recorder {
         Ok(Recorder {
             shared,
             threads: Mutex::new(vec![writer, worker]),
+            event_thread: Mutex::new(Some(event_thread)),
         })
     }
 
@@ -187,7 +223,7 @@ impl Recorder {
             partition_key,
             explicit_hash_key,
             self.shared.config.max_record_bytes,
-            worker::now_ms(),
+            self.shared.clock.stamp(),
         )?;
         self.queue(std::iter::once(record))
     }
@@ -196,7 +232,7 @@ impl Recorder {
     /// Swift): all are validated first, and either all are queued or none.
     /// An invalid one gives `InvalidInput` naming its index.
     pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
-        let now = worker::now_ms();
+        let now = self.shared.clock.stamp();
         let max = self.shared.config.max_record_bytes;
         let records = records
             .into_iter()
@@ -230,9 +266,15 @@ impl Recorder {
     }
 
     /// Blocks until every record saved before the call is committed to the
-    /// SQLite file. For shutdown paths and tests; never needed for delivery.
+    /// SQLite file, and the listener heard the events of those commits
+    /// (see [`RecorderListener`]; called from the listener, it does not wait
+    /// for the event being handled). For shutdown paths and tests; never
+    /// needed for delivery.
     pub fn flush(&self) -> Result<(), RecorderError> {
-        Ok(self.shared.queue.flush()?)
+        self.shared.queue.flush()?;
+        let listeners = &self.shared.listeners;
+        listeners.wait_delivered(listeners.queued());
+        Ok(())
     }
 
     /// Submits everything pending now and reports what happened, within
@@ -251,14 +293,28 @@ impl Recorder {
     /// and retries a failed call twice; a stream the service refuses is
     /// tried once. What is not delivered by the deadline stays pending
     /// (`SubmitReport::deadline_reached`). Calls made while a submission
-    /// runs join it. A zero deadline gives `InvalidInput`.
+    /// runs join it. When it returns, the listener heard the submission's
+    /// events (as with [`Recorder::flush`]). A zero deadline gives
+    /// `InvalidInput`.
     pub async fn submit_all_records_within(&self, deadline: Duration) -> Result<SubmitReport, RecorderError> {
         if deadline.is_zero() {
             return Err(Error::invalid("deadline", "must be greater than 0").into());
         }
         let (reply, answer) = oneshot::channel();
         self.submit(reply, deadline)?;
-        answer.await.map_err(|_| RecorderError::ShutDown)?
+        let report = answer.await.map_err(|_| RecorderError::ShutDown)?;
+        let listeners = self.shared.listeners.clone();
+        if !listeners.on_event_thread() {
+            let target = listeners.queued();
+            // Waited for on the worker's blocking pool: the caller's executor
+            // (a Kotlin or Swift one, say) must not block on the listener.
+            let _ = self
+                .shared
+                .runtime
+                .spawn_blocking(move || listeners.wait_delivered(target))
+                .await;
+        }
+        report
     }
 
     /// Asks the worker to submit everything pending soon, without waiting
@@ -290,6 +346,9 @@ impl Recorder {
         if was != available {
             tracing::debug!(available, "network availability changed");
             if available {
+                // Backoffs after network failures say nothing about the new
+                // network; a refused stream or a throttled one still waits
+                // (every Wi-Fi/cellular handover comes here).
                 for state in self.shared.lock_streams().values_mut() {
                     state.network_returned();
                 }
@@ -309,10 +368,22 @@ impl Recorder {
         Ok(dropped.total())
     }
 
-    /// Bytes stored (data + partition keys of pending records): exact, and
-    /// free to call.
+    /// Bytes of the records stored (data + partition keys of pending
+    /// records): what `max_storage_bytes` limits. Exact, and free to call.
+    /// Not the file's size, which the AWS recorders returned under this
+    /// name: that is [`Recorder::disk_file_bytes`].
     pub fn disk_bytes_used(&self) -> u64 {
         self.shared.committed_bytes.load(Ordering::Acquire)
+    }
+
+    /// Bytes the store's files take on disk (the SQLite file and its WAL):
+    /// the records, SQLite's overhead (about 1.3x for small records),
+    /// delivered rows not yet compacted and free pages not yet returned.
+    /// Delivered rows never take more than a quarter of `max_storage_bytes`
+    /// beyond the records, and once the recorder is idle they are deleted
+    /// and their pages returned to the file system.
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.shared.lock_store().file_bytes()
     }
 
     /// The `max_storage_bytes` of the configuration.
@@ -325,10 +396,18 @@ impl Recorder {
         self.ensure_running()?;
         let (queued_records, _) = self.shared.queue.queued();
         let now = Instant::now();
-        let now_ms = worker::now_ms();
+        let now_ms = self.shared.clock.now_ms();
         let age = |created: Option<i64>| created.map(|c| Duration::from_millis(now_ms.saturating_sub(c).max(0) as u64));
         let store = self.shared.lock_store();
         let states = self.shared.lock_streams().clone();
+        let (account_error, account_retry_in) = {
+            let account = self.shared.lock_account();
+            let until = account.holds_until(now);
+            (
+                account.last_error().map(str::to_owned),
+                until.map(|until| until.duration_since(now)),
+            )
+        };
         let mut streams = Vec::new();
         let mut oldest: Option<Duration> = None;
         for account in store.pending_streams() {
@@ -358,20 +437,32 @@ impl Recorder {
         Ok(RecorderStats {
             pending_records: store.pending_records(),
             pending_bytes: store.pending_bytes(),
+            file_bytes: store.file_bytes(),
             queued_records,
             oldest_pending_age: oldest,
             streams,
             network_available: self.shared.network_available.load(Ordering::Acquire),
+            account_error,
+            account_retry_in,
             records_submitted: store.counter(Counter::Submitted),
             records_retried: store.counter(Counter::Retried),
             records_throttled: store.counter(Counter::Throttled),
             requests_sent: store.counter(Counter::RequestsSent),
             requests_failed: store.counter(Counter::RequestsFailed),
+            clock_corrections: store.counter(Counter::ClockCorrections),
             records_dropped_storage_full: store.counter(Counter::Dropped(DropReason::StorageFull)),
             records_dropped_expired: store.counter(Counter::Dropped(DropReason::Expired)),
             records_dropped_attempts_exhausted: store.counter(Counter::Dropped(DropReason::AttemptsExhausted)),
             records_dropped_deleted: store.counter(Counter::Dropped(DropReason::Deleted)),
         })
+    }
+
+    /// Moves the recorder's readings of the wall clock by `ms`, as NTP or a
+    /// user setting the clock would. For tests of the age rule; not part of
+    /// the API.
+    #[doc(hidden)]
+    pub fn shift_wall_clock_for_testing(&self, ms: i64) {
+        self.shared.clock.shift_wall_clock(ms);
     }
 
     /// Sets (or clears) the listener of [`RecorderEvent`]s.
@@ -402,6 +493,15 @@ impl Recorder {
             }
         }
         self.shared.lock_store().close();
+        // The last events (of the final commit) are delivered first; a
+        // listener that never returns is left behind, not waited for.
+        if self.shared.listeners.close() {
+            if let Some(thread) = self.event_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                if thread.thread().id() != std::thread::current().id() {
+                    let _ = thread.join();
+                }
+            }
+        }
     }
 
     /// Moves an unusable store file (and its `-wal`/`-shm` files) aside to

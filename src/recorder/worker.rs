@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
@@ -26,13 +26,14 @@ use tokio::task::{JoinError, JoinHandle};
 
 use super::Shared;
 use crate::error::{Error, RecorderError};
+use crate::policy::backoff::Backoff;
 use crate::policy::batch::Packer;
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{self, next_turn, Conditions, Mode, Pending, Share, Turn};
 use crate::policy::stream::{HoldReason, Outcome, StreamState};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
-use crate::store::Store;
+use crate::store::{Counter, Store, COMPACTION_CHUNK};
 use crate::submission::StoredRecord;
 use crate::transport::Transport;
 
@@ -46,10 +47,6 @@ pub(crate) enum Command {
     },
     Shutdown,
 }
-
-/// Delivered rows deleted per compaction transaction: a few milliseconds of
-/// the store's lock, so group commits of new saves never wait long.
-const COMPACTION_CHUNK: u32 = 2_000;
 
 /// A caller of `submit_all_records` waiting for its report.
 struct Waiter {
@@ -313,6 +310,7 @@ impl Worker {
             auto_submit: config.auto_submit,
             interval: config.submit_interval,
             thresholds: self.shared.thresholds(),
+            account_held_until: self.shared.lock_account().holds_until(now),
         };
         let pending = self.shared.lock_store().pending_streams();
         let plan = {
@@ -401,15 +399,10 @@ impl Worker {
         let cursor = self.drain.parts[index].cursor;
         let read_now = || read_batch(&self.shared.lock_store(), &stream, cursor, max_records, max_bytes);
         let batch = match self.drain.read_ahead.take() {
-            Some(ahead) if ahead.stream == stream && ahead.after_id == cursor => match read_result(ahead.task.await) {
-                // The app cleared the store since it was read: read again.
-                Ok(read) if read.clears != self.shared.lock_store().clears() => read_now(),
-                Ok(read) => Ok(read.records),
-                Err(error) => Err(error),
-            },
+            Some(ahead) if ahead.stream == stream && ahead.after_id == cursor => read_result(ahead.task.await),
             _ => read_now(),
         };
-        let batch = match batch {
+        let Batch { clears, records: batch } = match batch {
             Ok(batch) => batch,
             Err(error) => {
                 let failure = Failure::new(FailureKind::Storage, None, error.to_string());
@@ -429,9 +422,11 @@ impl Worker {
         let last_id = last.id;
         self.read_ahead(index, ready, &batch);
 
-        self.drain.each_report(|r| r.requests += 1);
         let answer = {
-            let send = self.transport.put_records(&stream, &batch);
+            // The app may clear the store while the credentials are fetched:
+            // the batch is checked against that right before it leaves.
+            let before_send = || self.shared.lock_store().begin_send(&stream, &batch, clears);
+            let send = self.transport.put_records(&stream, &batch, before_send);
             tokio::pin!(send);
             loop {
                 let deadline = self.drain.earliest_deadline();
@@ -444,16 +439,28 @@ impl Worker {
                 }
             }
         };
+        self.count_clock_corrections();
         let Some(answer) = answer else {
             return;
         };
+        let Some(answer) = answer else {
+            // Cleared since it was read: the next turn reads again, from
+            // after the clear.
+            match self.shared.lock_store().withdraw_send() {
+                Ok(dropped) => self.shared.listeners.emit_dropped(&dropped),
+                Err(error) => tracing::warn!(%error, "cannot update the counters"),
+            }
+            return;
+        };
+        self.drain.each_report(|r| r.requests += 1);
         let verdict = match &answer {
             Ok(results) => judge_response(&batch, results, self.shared.config.max_attempts),
             Err(failure) => judge_failure(failure),
         };
         if !matches!(verdict, Verdict::Settled(_)) {
-            if let Err(error) = self.shared.lock_store().count_failed_request() {
-                tracing::warn!(%error, "cannot update the request counters");
+            match self.shared.lock_store().count_failed_request() {
+                Ok(dropped) => self.shared.listeners.emit_dropped(&dropped),
+                Err(error) => tracing::warn!(%error, "cannot update the request counters"),
             }
         }
         match verdict {
@@ -484,6 +491,7 @@ impl Worker {
                     });
                 }
                 self.shared.listeners.emit_dropped(&dropped);
+                self.shared.lock_account().succeeded();
                 let rejected = settlement.retry.len() + settlement.throttled.len() + settlement.exhausted.len();
                 let outcome = if rejected == 0 {
                     Outcome::Delivered
@@ -533,11 +541,16 @@ impl Worker {
                     Some("ExpiredToken".to_owned()),
                     format!("the credentials were refused as expired even after a refresh: {reason}"),
                 );
-                self.call_failed(index, HoldReason::Credentials, failure);
+                self.account_failed(index, Backoff::TRANSIENT, failure);
             }
             Verdict::CredentialsUnavailable { message } => {
                 let failure = Failure::new(FailureKind::Credentials, None, message);
-                self.call_failed(index, HoldReason::Credentials, failure);
+                self.account_failed(index, Backoff::TRANSIENT, failure);
+            }
+            Verdict::AccountRejected { code, message } => {
+                tracing::warn!(stream, %code, %message, "the service refused the credentials");
+                let failure = Failure::new(FailureKind::Credentials, Some(code), message);
+                self.account_failed(index, Backoff::STREAM_REJECTED, failure);
             }
             Verdict::StreamRejected { code, message } => {
                 tracing::warn!(stream, %code, %message, "the service rejected the stream's requests");
@@ -574,11 +587,7 @@ impl Worker {
         let task = {
             let stream = stream.clone();
             tokio::task::spawn_blocking(move || {
-                let store = shared.lock_store();
-                Ok(ReadBatch {
-                    clears: store.clears(),
-                    records: read_batch(&store, &stream, after_id, max_records, max_bytes)?,
-                })
+                read_batch(&shared.lock_store(), &stream, after_id, max_records, max_bytes)
             })
         };
         self.drain.read_ahead = Some(ReadAhead { stream, after_id, task });
@@ -593,10 +602,7 @@ impl Worker {
             let mut states = self.shared.lock_streams();
             let state = states.entry(stream.clone()).or_default();
             state.record(Outcome::CallFailed(reason), now, jitter());
-            state.last_error = Some(match &failure.code {
-                Some(code) => format!("{code}: {}", failure.message),
-                None => failure.message.clone(),
-            });
+            state.last_error = Some(failure.describe());
         }
         self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
             stream_name: stream.clone(),
@@ -608,14 +614,54 @@ impl Worker {
         let part = &mut self.drain.parts[index];
         part.share.after(Outcome::CallFailed(reason), 0, now, jitter());
         if part.share.failed {
-            let error = StreamError {
-                stream_name: stream,
-                kind: failure.kind,
-                code: failure.code,
-                message: failure.message,
-            };
+            let error = failure.into_error(&stream);
             part.error = Some(error.clone());
             self.drain.each_report(|r| r.errors.push(error.clone()));
+        }
+    }
+
+    /// A failure of the credentials or the account, met while sending the
+    /// stream at `index` but not charged to it: every stream is held back
+    /// (`policy::schedule` sees the hold), and every stream still in this
+    /// drain stops on it.
+    fn account_failed(&mut self, index: usize, backoff: Backoff, failure: Failure) {
+        let stream = self.drain.parts[index].stream.clone();
+        let delay = self.shared.lock_account().failed(backoff, failure.describe(), jitter());
+        tracing::debug!(stream, ?delay, "every stream held back");
+        self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
+            stream_name: stream.clone(),
+            kind: failure.kind,
+            code: failure.code.clone(),
+            message: failure.message.clone(),
+            will_retry: true,
+        });
+        let mut errors = Vec::new();
+        for part in self.drain.parts.iter_mut().filter(|p| !p.share.finished) {
+            part.share.finished = true;
+            part.share.failed = true;
+            let error = StreamError {
+                stream_name: part.stream.clone(),
+                kind: failure.kind,
+                code: failure.code.clone(),
+                message: failure.message.clone(),
+            };
+            part.error = Some(error.clone());
+            errors.push(error);
+        }
+        self.drain.each_report(|r| r.errors.extend(errors.iter().cloned()));
+    }
+
+    /// Adds the transport's clock-skew corrections to the stats.
+    fn count_clock_corrections(&self) {
+        let corrections = self.transport.take_clock_corrections();
+        if corrections > 0 {
+            if let Err(error) = self
+                .shared
+                .lock_store()
+                .add_to_counter(Counter::ClockCorrections, corrections)
+            {
+                tracing::warn!(%error, "cannot update the counters");
+            }
         }
     }
 
@@ -640,8 +686,17 @@ impl Worker {
         let Some(max_age) = self.shared.config.max_record_age else {
             return;
         };
-        let cutoff = now_ms() - max_age.as_millis() as i64;
-        let dropped = self.shared.lock_store().drop_expired(cutoff);
+        let dropped = {
+            let mut store = self.shared.lock_store();
+            let clock = &self.shared.clock;
+            if let Err(error) = clock
+                .follow_wall_clock(&mut store)
+                .and_then(|_| clock.restamp_never_set(&mut store))
+            {
+                tracing::error!(%error, "cannot follow the clock");
+            }
+            store.drop_expired(clock.now_ms() - max_age.as_millis() as i64)
+        };
         match dropped {
             Ok(dropped) => {
                 self.shared.refresh_committed_bytes();
@@ -663,13 +718,23 @@ impl Failure {
     fn new(kind: FailureKind, code: Option<String>, message: String) -> Self {
         Failure { kind, code, message }
     }
-}
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    /// The failure as the stats show it.
+    fn describe(&self) -> String {
+        match &self.code {
+            Some(code) => format!("{code}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    fn into_error(self, stream: &str) -> StreamError {
+        StreamError {
+            stream_name: stream.to_owned(),
+            kind: self.kind,
+            code: self.code,
+            message: self.message,
+        }
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -692,9 +757,12 @@ fn read_batch(
     after_id: i64,
     max_records: u32,
     max_bytes: u64,
-) -> crate::error::Result<Vec<StoredRecord>> {
+) -> crate::error::Result<Batch> {
     let mut packer = Packer::new(max_records, max_bytes);
-    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
+    Ok(Batch {
+        clears: store.clears(),
+        records: store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))?,
+    })
 }
 
 /// A batch read on the blocking pool while the request before it is in
@@ -702,17 +770,19 @@ fn read_batch(
 struct ReadAhead {
     stream: String,
     after_id: i64,
-    task: JoinHandle<crate::error::Result<ReadBatch>>,
+    task: JoinHandle<crate::error::Result<Batch>>,
 }
 
-struct ReadBatch {
+/// A batch, read now or on the blocking pool while the request before it
+/// was in flight.
+struct Batch {
     /// The store's clear count when it was read.
     clears: u64,
     records: Vec<StoredRecord>,
 }
 
 /// A read ahead that panicked is a storage failure.
-fn read_result(read: Result<crate::error::Result<ReadBatch>, JoinError>) -> crate::error::Result<ReadBatch> {
+fn read_result(read: Result<crate::error::Result<Batch>, JoinError>) -> crate::error::Result<Batch> {
     read.unwrap_or_else(|error| {
         Err(Error::Io {
             context: "reading a batch",

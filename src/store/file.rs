@@ -32,18 +32,24 @@ impl Store {
             other => other,
         };
         // Refuse foreign or newer files before the pragmas change them.
-        schema::check(&conn, path).map_err(sqlite_error)?;
-        schema::configure(&conn).map_err(|e| open_error(path, e))?;
+        let new_store = schema::check(&conn, path).map_err(sqlite_error)? == 0;
+        schema::configure(&conn, new_store).map_err(|e| open_error(path, e))?;
         schema::upgrade(&mut conn, path).map_err(sqlite_error)?;
+        let incremental_vacuum = schema::has_incremental_vacuum(&conn).map_err(|e| open_error(path, e))?;
         let mut store = Store {
             conn,
+            path: path.to_owned(),
+            incremental_vacuum,
             streams: HashMap::new(),
             stream_ids: HashMap::new(),
             delivered_through: HashMap::new(),
             next_id: 1,
             // Delivered rows may be left from a run that stopped before compacting.
             compaction_due: true,
+            delivered_bytes_waiting: 0,
+            delivered_bytes_budget: u64::MAX,
             clears: 0,
+            in_flight: None,
             counters: HashMap::new(),
         };
         store.load_accounting().map_err(sqlite_error)?;
@@ -61,16 +67,49 @@ impl Store {
         }
     }
 
-    /// Once the store is empty, folds the WAL back into the database and
-    /// truncates it, returning its space to the file system.
-    pub(super) fn checkpoint_if_empty(&self) {
-        if self.pending_records() == 0 {
-            if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                tracing::warn!(%error, "checkpoint of an empty store");
+    /// Gives free space back to the file system, after rows were deleted:
+    /// the file's free pages (incremental vacuum), then the WAL (folded
+    /// back, which also truncates the file, and truncated). A store made by
+    /// an earlier build, without incremental vacuum, is switched to it here
+    /// while it holds at most [`MIGRATE_BELOW_BYTES`] (the switch rewrites
+    /// the file).
+    pub(super) fn return_free_space(&mut self) {
+        if self.incremental_vacuum {
+            if let Err(error) = schema::incremental_vacuum(&self.conn) {
+                tracing::warn!(%error, "returning free pages");
+            }
+        } else if self.pending_bytes() <= MIGRATE_BELOW_BYTES {
+            match schema::migrate_to_incremental_vacuum(&self.conn) {
+                Ok(()) => self.incremental_vacuum = true,
+                Err(error) => tracing::warn!(%error, "switching the store to incremental vacuum"),
             }
         }
+        if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "checkpoint after returning free pages");
+        }
+    }
+
+    /// Bytes the store takes on disk: the database file and its WAL (the
+    /// old AWS recorders' "disk bytes used"), free pages and delivered rows
+    /// waiting for compaction included.
+    pub fn file_bytes(&self) -> u64 {
+        [self.path.clone(), format!("{}-wal", self.path)]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Delivered rows may take at most `bytes` in the file before settling
+    /// deletes some itself.
+    pub fn limit_delivered_bytes(&mut self, bytes: u64) {
+        self.delivered_bytes_budget = bytes;
     }
 }
+
+/// A store without incremental vacuum is rewritten to get it only while its
+/// records take at most this much (the `VACUUM` then takes milliseconds).
+const MIGRATE_BELOW_BYTES: u64 = 1024 * 1024;
 
 /// Creates the file with owner-only permissions before SQLite opens it, so
 /// records are never readable by other users (SQLite gives the `-wal` and

@@ -51,8 +51,14 @@ pub(crate) fn lock(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Connection settings. WAL with `synchronous=NORMAL`: a commit is durable
 /// against a process crash at once and against power loss at the next
-/// checkpoint.
-pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// checkpoint. A new store gets incremental vacuum (it can only be chosen
+/// before the file takes WAL mode and its first table): pages that
+/// compaction frees then go back to the file system with `PRAGMA
+/// incremental_vacuum` instead of staying in the file for ever.
+pub(crate) fn configure(conn: &Connection, new_store: bool) -> rusqlite::Result<()> {
+    if new_store {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "SQLite refused WAL mode");
@@ -71,7 +77,8 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// benchmark's raw-SQLite baselines, so they never drift from the store.
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {
     lock(conn).map_err(Error::sqlite("locking the store"))?;
-    configure(conn).map_err(Error::sqlite("configuring the store"))?;
+    let new_store = check(conn, "")? == 0;
+    configure(conn, new_store).map_err(Error::sqlite("configuring the store"))?;
     upgrade(conn, "")
 }
 
@@ -119,4 +126,32 @@ pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
         tx.commit().map_err(Error::sqlite("upgrading the schema"))?;
     }
     Ok(())
+}
+
+/// `PRAGMA auto_vacuum` value of incremental vacuum.
+const INCREMENTAL_VACUUM: i64 = 2;
+
+/// Whether the store returns freed pages to the file system (stores made
+/// by earlier builds kept them in the file).
+pub(crate) fn has_incremental_vacuum(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.pragma_query_value(None, "auto_vacuum", |row| row.get::<_, i64>(0))
+        .map(|mode| mode == INCREMENTAL_VACUUM)
+}
+
+/// Returns every free page to the file system (at the next checkpoint in
+/// WAL mode). The statement is stepped to its end: `execute_batch` steps
+/// it once, which frees a single page.
+pub(crate) fn incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// Switches an older store to incremental vacuum. That takes a `VACUUM`,
+/// which rewrites the whole file (and needs as much room again): the store
+/// does it only while it holds little.
+pub(crate) fn migrate_to_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")
 }

@@ -54,6 +54,7 @@ fn accounting_survives_reopen() {
         .insert(
             &[record("a", b"1234", 1), record("b", b"12", 2), record("a", b"1", 3)],
             None,
+            0,
         )
         .unwrap();
     assert_eq!(store.pending_records(), 3);
@@ -79,7 +80,7 @@ fn batches_are_per_stream_in_order_within_limits() {
     let records: Vec<_> = (0..10)
         .map(|i| record(if i % 2 == 0 { "a" } else { "b" }, &[i as u8; 8], i))
         .collect();
-    store.insert(&records, None).unwrap();
+    store.insert(&records, None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 3, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![0, 2, 4]);
     let next = read_batch(&store, "a", batch.last().unwrap().id, 3, 1000).unwrap();
@@ -97,7 +98,7 @@ fn the_callers_rule_ends_a_batch_at_its_first_refusal() {
         record("a", &[2; 38], 2),
         record("a", &[3; 8], 3),
     ];
-    store.insert(&records, None).unwrap();
+    store.insert(&records, None, 0).unwrap();
     // The 40-byte record is refused: the batch ends there, though the rule
     // would take the record after it.
     let batch = store.next_batch("a", 0, 500, |size| size < 20).unwrap();
@@ -118,6 +119,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
                 record("a", b"t", 4),
             ],
             None,
+            0,
         )
         .unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
@@ -170,7 +172,7 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
     let records: Vec<_> = (0..10)
         .map(|i| record(if i < 6 { "a" } else { "b" }, &[i as u8; 8], i))
         .collect();
-    store.insert(&records, None).unwrap();
+    store.insert(&records, None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 4, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     // Settled without a delete: the rows are still in the file, skipped by every query.
@@ -200,7 +202,7 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
 #[test]
 fn a_batch_settled_twice_is_counted_once() {
     let (_dir, mut store) = open();
-    store.insert(&numbered("a", 4), None).unwrap();
+    store.insert(&numbered("a", 4), None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 2, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
@@ -214,7 +216,7 @@ fn a_batch_settled_twice_is_counted_once() {
 #[test]
 fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let (_dir, mut store) = open();
-    store.insert(&numbered("a", 4), None).unwrap();
+    store.insert(&numbered("a", 4), None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
     let settlement = Settlement {
@@ -231,7 +233,7 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     );
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
     // A later batch that does not start at the front is deleted row by row too.
-    store.insert(&[record("a", &[7; 8], 7)], None).unwrap();
+    store.insert(&[record("a", &[7; 8], 7)], None, 0).unwrap();
     let later = read_batch(&store, "a", left[0].id, 500, 1000).unwrap();
     store.settle("a", &delivered(&later)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
@@ -241,10 +243,10 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
 #[test]
 fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
     let (_dir, mut store) = open();
-    store.insert(&numbered("a", 4), None).unwrap();
+    store.insert(&numbered("a", 4), None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     // While the batch is in flight, a new save evicts the two oldest.
-    let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30)).unwrap();
+    let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30), 0).unwrap();
     assert_eq!(dropped.total(), 2);
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
@@ -256,7 +258,7 @@ fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
     store.delete_all().unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!(store.pending_records(), 0);
-    store.insert(&[record("a", b"fresh", 10)], None).unwrap();
+    store.insert(&[record("a", b"fresh", 10)], None, 0).unwrap();
     assert_eq!(store.pending_records(), 1);
     assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data, b"fresh");
 }
@@ -265,7 +267,7 @@ fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
 fn ids_are_never_reused_after_compaction_and_reopen() {
     let (dir, mut store) = open();
     store
-        .insert(&[record("a", b"1", 1), record("a", b"2", 2)], None)
+        .insert(&[record("a", b"1", 1), record("a", b"2", 2)], None, 0)
         .unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
@@ -273,7 +275,7 @@ fn ids_are_never_reused_after_compaction_and_reopen() {
     assert_eq!(rows_in_file(&store), 0);
     drop(store);
     let mut store = Store::open(&path(&dir)).unwrap();
-    store.insert(&[record("a", b"3", 3)], None).unwrap();
+    store.insert(&[record("a", b"3", 3)], None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.len(), 1, "a new record must not fall under the old mark");
     assert!(batch[0].id > 2);
@@ -311,16 +313,16 @@ fn drop_oldest_evicts_in_save_order() {
     let (_dir, mut store) = open();
     // Each record is 8 + 2 = 10 bytes; limit 35 keeps three.
     for i in 0..3 {
-        store.insert(&[record("a", &[i; 8], i as i64)], Some(35)).unwrap();
+        store.insert(&[record("a", &[i; 8], i as i64)], Some(35), 0).unwrap();
     }
-    let dropped = store.insert(&[record("b", &[9; 8], 9)], Some(35)).unwrap();
+    let dropped = store.insert(&[record("b", &[9; 8], 9)], Some(35), 0).unwrap();
     assert_eq!(dropped.total(), 1);
     assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::StorageFull)), Some(&1));
     assert_eq!(store.pending_bytes(), 30);
     assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data[0], 1);
     // A group bigger than the limit keeps its newest records.
     let group: Vec<_> = (10..20).map(|i| record("c", &[i; 8], i as i64)).collect();
-    store.insert(&group, Some(35)).unwrap();
+    store.insert(&group, Some(35), 0).unwrap();
     assert_eq!(store.pending_records(), 3);
     let kept: Vec<u8> = read_batch(&store, "c", 0, 500, 1000)
         .unwrap()
@@ -335,7 +337,7 @@ fn drop_oldest_evicts_in_save_order() {
 fn expired_records_are_dropped() {
     let (_dir, mut store) = open();
     store
-        .insert(&[record("a", b"old", 100), record("a", b"new", 300)], None)
+        .insert(&[record("a", b"old", 100), record("a", b"new", 300)], None, 0)
         .unwrap();
     assert_eq!(store.drop_expired(50).unwrap().total(), 0);
     let dropped = store.drop_expired(200).unwrap();
@@ -348,7 +350,7 @@ fn expired_records_are_dropped() {
 fn delete_all_empties_and_counts() {
     let (_dir, mut store) = open();
     store
-        .insert(&[record("a", b"1", 1), record("b", b"2", 2)], None)
+        .insert(&[record("a", b"1", 1), record("b", b"2", 2)], None, 0)
         .unwrap();
     assert_eq!(store.delete_all().unwrap().total(), 2);
     assert_eq!((store.pending_records(), store.pending_bytes()), (0, 0));
@@ -403,7 +405,7 @@ fn a_second_opener_is_refused() {
 #[test]
 fn close_releases_the_file() {
     let (dir, mut store) = open();
-    store.insert(&[record("a", b"1", 1)], None).unwrap();
+    store.insert(&[record("a", b"1", 1)], None, 0).unwrap();
     store.close();
     let reopened = Store::open(&path(&dir)).unwrap();
     assert_eq!(reopened.pending_records(), 1);
@@ -416,4 +418,98 @@ fn the_file_is_private() {
     let (dir, _store) = open();
     let mode = std::fs::metadata(path(&dir)).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+fn auto_vacuum(store: &Store) -> i64 {
+    store
+        .conn
+        .pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+        .unwrap()
+}
+
+/// Records 0..n of `stream` with `size` bytes of data each.
+fn sized(stream: &str, n: usize, size: usize) -> Vec<NewRecord> {
+    (0..n).map(|i| record(stream, &vec![i as u8; size], i as i64)).collect()
+}
+
+/// Sends and settles everything of `stream`, as the worker would.
+fn deliver_all(store: &mut Store, stream: &str) {
+    loop {
+        let batch = read_batch(store, stream, 0, 500, 5 << 20).unwrap();
+        if batch.is_empty() {
+            return;
+        }
+        store.settle(stream, &delivered(&batch)).unwrap();
+    }
+}
+
+#[test]
+fn a_new_store_returns_freed_pages_to_the_file_system() {
+    let (_dir, mut store) = open();
+    assert_eq!(auto_vacuum(&store), 2, "incremental vacuum from the first table on");
+    store.insert(&sized("a", 4_000, 1_000), None, 0).unwrap();
+    let full = store.file_bytes();
+    assert!(full > 4_000_000, "{full}");
+    deliver_all(&mut store, "a");
+    while store.compact(COMPACTION_CHUNK).unwrap() {}
+    let after = store.file_bytes();
+    assert!(after < 300_000, "{full} bytes before, {after} after compaction");
+}
+
+#[test]
+fn an_older_store_switches_to_incremental_vacuum_once_it_holds_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(&dir);
+    {
+        // A store as earlier builds made it: no auto_vacuum.
+        let mut store = Store::open(&file).unwrap();
+        store.conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
+        assert_eq!(auto_vacuum(&store), 0);
+        store.insert(&sized("a", 3_000, 1_000), None, 0).unwrap();
+    }
+    let mut store = Store::open(&file).unwrap();
+    // Holding 3 MB: compacting does not rewrite the file.
+    store.compact(COMPACTION_CHUNK).unwrap();
+    assert_eq!(auto_vacuum(&store), 0);
+    let full = store.file_bytes();
+    deliver_all(&mut store, "a");
+    store.insert(&sized("b", 10, 100), None, 0).unwrap();
+    while store.compact(COMPACTION_CHUNK).unwrap() {}
+    // Holding little: switched, and the file shrank.
+    assert_eq!(auto_vacuum(&store), 2);
+    assert_eq!(
+        (
+            store.pending_records(),
+            read_batch(&store, "b", 0, 500, 5 << 20).unwrap().len()
+        ),
+        (10, 10)
+    );
+    let after = store.file_bytes();
+    assert!(after < full / 5, "{full} bytes before, {after} after");
+}
+
+#[test]
+fn settling_keeps_delivered_rows_within_their_budget() {
+    let (_dir, mut store) = open();
+    store.limit_delivered_bytes(100_000);
+    let mut peak = 0;
+    for round in 0..20 {
+        store.insert(&sized("a", 500, 1_000), None, 0).unwrap();
+        deliver_all(&mut store, "a");
+        let waiting: i64 = store
+            .conn
+            .query_row(
+                "SELECT coalesce(sum(size), 0) FROM records WHERE id <= (SELECT delivered_through FROM streams WHERE name = 'a')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        peak = peak.max(waiting);
+        assert!(store.pending_records() == 0, "round {round}");
+    }
+    // Budget plus at most one batch and one chunk's slack.
+    assert!(
+        peak <= 100_000 + 2 * 500 * 1_002,
+        "{peak} bytes of delivered rows waited"
+    );
 }

@@ -219,6 +219,45 @@ pub(crate) fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Opti
     (code, message)
 }
 
+/// `message` without the partition keys (and explicit hash keys) of
+/// `records`, nor the values services quote back (`Value '...' at
+/// 'records.1.member.partitionKey' failed to satisfy constraint`): keys are
+/// often user ids, and service messages end up in logs, events and stats.
+/// Keys shorter than four characters are left alone (they would garble the
+/// message and say little).
+pub(crate) fn redact_keys(message: &str, records: &[StoredRecord]) -> String {
+    const REDACTED: &str = "<redacted>";
+    let mut text = String::with_capacity(message.len());
+    // Quoted values first: `Value '...'` / `value "..."`.
+    let mut rest = message;
+    while let Some(at) = rest.find("alue ").filter(|&at| at > 0) {
+        let (head, tail) = rest.split_at(at + 5);
+        text.push_str(head);
+        rest = tail;
+        let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+            continue;
+        };
+        let Some(end) = rest[1..].find(quote) else {
+            continue;
+        };
+        text.push(quote);
+        text.push_str(REDACTED);
+        text.push(quote);
+        rest = &rest[end + 2..];
+    }
+    text.push_str(rest);
+    for key in records
+        .iter()
+        .flat_map(|r| std::iter::once(r.partition_key.as_str()).chain(r.explicit_hash_key.as_deref()))
+        .filter(|key| key.chars().count() >= 4)
+    {
+        if text.contains(key) {
+            text = text.replace(key, REDACTED);
+        }
+    }
+    text
+}
+
 fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let start = text.find(&format!("<{name}>"))? + name.len() + 2;
     let end = start + text[start..].find(&format!("</{name}>"))?;
@@ -332,6 +371,25 @@ mod tests {
         ] {
             assert!(decode_put_records(body).is_err(), "{:?}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn service_messages_lose_the_keys_they_echo() {
+        let records = [
+            record(b"x", "user-4711@example.com", Some("12345678")),
+            record(b"y", "ab", None),
+        ];
+        let message = "1 validation error detected: Value 'user-4711@example.com' at \
+            'records.1.member.partitionKey' failed to satisfy constraint; hash key 12345678; \
+            value \"something else\" too, and key ab";
+        let redacted = redact_keys(message, &records);
+        assert_eq!(
+            redacted,
+            "1 validation error detected: Value '<redacted>' at 'records.1.member.partitionKey' failed to \
+             satisfy constraint; hash key <redacted>; value \"<redacted>\" too, and key ab"
+        );
+        assert_eq!(redact_keys("Value 'unterminated", &records), "Value 'unterminated");
+        assert_eq!(redact_keys("no keys here", &records), "no keys here");
     }
 
     #[test]

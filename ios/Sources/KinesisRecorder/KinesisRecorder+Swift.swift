@@ -97,8 +97,9 @@ extension KinesisRecorder {
         return stream
     }
 
-    /// Installs a closure as the listener. It runs on the recorder's
-    /// background threads: return quickly.
+    /// Installs a closure as the listener. It runs on the recorder's event
+    /// thread, one event at a time, in order; it may call the recorder back
+    /// (`flush()`, `stats()`, `submit()`, `deleteAllRecords()`).
     public func setListener(_ onEvent: @escaping @Sendable (RecorderEvent) -> Void) {
         setListener(listener: ClosureListener(onEvent))
     }
