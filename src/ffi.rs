@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::{
     CredentialsProvider, RecordToSave, Recorder, RecorderConfig, RecorderError, RecorderListener, RecorderStats,
-    SubmitReport,
+    Service, SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -99,11 +99,17 @@ impl KinesisRecorder {
     }
 }
 
-/// The default configuration for a store file and a region; change the
-/// fields you need (Kotlin `copy(...)`, Swift `var`).
+/// The default configuration for a store file and a region, for Kinesis Data
+/// Streams; change the fields you need (Kotlin `copy(...)`, Swift `var`).
 #[uniffi::export]
 pub fn default_recorder_config(database_path: String, region: String) -> RecorderConfig {
     RecorderConfig::new(database_path, region)
+}
+
+/// The default configuration for `service` (its size limits included).
+#[uniffi::export]
+pub fn default_recorder_config_for(service: Service, database_path: String, region: String) -> RecorderConfig {
+    RecorderConfig::for_service(service, database_path, region)
 }
 
 /// Moves an unusable store file aside; returns where it went.

@@ -1,7 +1,9 @@
 //! What an answer from the service means: for each record of a batch
 //! (delivered, retry, give up) and for the stream (carry on, back off,
-//! refresh credentials, stop and tell the app).
+//! refresh credentials, stop and tell the app). What differs between the
+//! services is data, one [`AnswerRules`] each; the judgement is the same.
 
+use crate::service::Service;
 use crate::submission::{CallFailure, EntryResult, Settlement, StoredRecord};
 
 /// The decision taken on one request.
@@ -22,12 +24,144 @@ pub(crate) enum Verdict {
     CredentialsUnavailable { message: String },
 }
 
-const THROTTLED_ENTRY: &str = "ProvisionedThroughputExceededException";
+/// How one service's answers read: the per-record code that means it is
+/// throttling, the whole-call codes that mean throttling beyond the common
+/// ones, and how to fix each error that holds a stream back.
+pub(crate) struct AnswerRules {
+    throttled_entry: &'static str,
+    throttled_calls: &'static [&'static str],
+    fixes: &'static [(&'static str, &'static str)],
+}
+
+impl AnswerRules {
+    pub fn of(service: Service) -> &'static AnswerRules {
+        match service {
+            Service::KinesisDataStreams => &KINESIS,
+            Service::Firehose => &FIREHOSE,
+        }
+    }
+
+    /// What the app (or its operator) can do about a non-retryable error.
+    fn fix(&self, code: &str) -> Option<&'static str> {
+        self.fixes
+            .iter()
+            .chain(COMMON_FIXES)
+            .find(|(c, _)| *c == code)
+            .map(|(_, fix)| *fix)
+    }
+}
+
+/// Kinesis Data Streams: per record, `ProvisionedThroughputExceededException`
+/// (a hot shard) or `InternalFailure`.
+static KINESIS: AnswerRules = AnswerRules {
+    throttled_entry: "ProvisionedThroughputExceededException",
+    throttled_calls: &[],
+    fixes: &[
+        (
+            "ResourceNotFoundException",
+            "the stream does not exist in this account and region: create it, or fix the stream name or the region",
+        ),
+        (
+            "AccessDeniedException",
+            "the credentials need the kinesis:PutRecords permission on this stream",
+        ),
+        (
+            "KMSAccessDeniedException",
+            "the credentials need kms:GenerateDataKey on the stream's KMS key",
+        ),
+        ("KMSDisabledException", "the stream's KMS key is disabled: enable it"),
+        (
+            "KMSNotFoundException",
+            "the stream's KMS key does not exist: re-create it or change the stream's encryption",
+        ),
+        (
+            "KMSInvalidStateException",
+            "the stream's KMS key is not in a usable state (pending deletion or import)",
+        ),
+        ("KMSOptInRequired", "the account must subscribe to AWS KMS"),
+        (
+            "InvalidArgumentException",
+            "the request does not fit this stream: check the record and request size limits in the config",
+        ),
+        (
+            "ValidationException",
+            "the request does not fit this stream: check the record and request size limits in the config",
+        ),
+    ],
+};
+
+/// Firehose: per record, `ServiceUnavailableException` is its throttling and
+/// `InternalFailure` a failure, both retried; a whole call answered
+/// `ServiceUnavailableException` was throttled.
+static FIREHOSE: AnswerRules = AnswerRules {
+    throttled_entry: "ServiceUnavailableException",
+    throttled_calls: &["ServiceUnavailableException"],
+    fixes: &[
+        (
+            "ResourceNotFoundException",
+            "the delivery stream does not exist in this account and region: create it, or fix the delivery \
+             stream name or the region",
+        ),
+        (
+            "InvalidArgumentException",
+            "the delivery stream refuses the request: it must be an active Direct PUT delivery stream (not one \
+             reading from a Kinesis stream or MSK), and records must fit its limits (1,000 KiB each, 500 and \
+             4 MiB per call)",
+        ),
+        (
+            "InvalidKMSResourceException",
+            "the delivery stream's KMS key cannot be used (disabled, deleted, or its key policy does not let \
+             Firehose use it): fix the key, or the delivery stream's encryption",
+        ),
+        (
+            "InvalidSourceException",
+            "the delivery stream takes records only from its configured source (for example CloudWatch Logs \
+             when decompression is on): send to a Direct PUT delivery stream",
+        ),
+        (
+            "AccessDeniedException",
+            "the credentials need the firehose:PutRecordBatch permission on this delivery stream",
+        ),
+    ],
+};
+
+/// Fixes of errors every service answers alike: identity and signature.
+const COMMON_FIXES: &[(&str, &str)] = &[
+    (
+        "UnrecognizedClientException",
+        "the access key id (or session token) is unknown to this region",
+    ),
+    (
+        "InvalidClientTokenId",
+        "the access key id (or session token) is unknown to this region",
+    ),
+    (
+        "InvalidSignatureException",
+        "the secret key is wrong or the device clock is far off",
+    ),
+    (
+        "IncompleteSignatureException",
+        "the secret key is wrong or the device clock is far off",
+    ),
+    (
+        "SignatureDoesNotMatch",
+        "the secret key is wrong or the device clock is far off",
+    ),
+    (
+        "MissingAuthenticationTokenException",
+        "the request was not signed: check the credentials provider",
+    ),
+];
 
 /// Reads the per-record results of a successful call. Results come back in
 /// request order, one per record; any other count means the answer cannot be
 /// matched to the records, so nothing is deleted.
-pub(crate) fn judge_response(batch: &[StoredRecord], results: &[EntryResult], max_attempts: u32) -> Verdict {
+pub(crate) fn judge_response(
+    rules: &AnswerRules,
+    batch: &[StoredRecord],
+    results: &[EntryResult],
+    max_attempts: u32,
+) -> Verdict {
     if results.len() != batch.len() {
         return Verdict::RetryLater {
             throttled: false,
@@ -43,7 +177,7 @@ pub(crate) fn judge_response(batch: &[StoredRecord], results: &[EntryResult], ma
         match result {
             EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
             EntryResult::Rejected { code, .. } => {
-                if code == THROTTLED_ENTRY {
+                if code == rules.throttled_entry {
                     settlement.throttled += 1;
                 }
                 // Any per-record rejection costs an attempt, so a record the
@@ -84,7 +218,7 @@ const EXPIRED_CREDENTIALS: &[&str] = &["ExpiredTokenException", "ExpiredToken", 
 
 /// Decides what a failed call means. The error type decides, not the HTTP
 /// status; the status only serves when the body has no type.
-pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
+pub(crate) fn judge_failure(rules: &AnswerRules, failure: &CallFailure) -> Verdict {
     match failure {
         CallFailure::Network(reason) => Verdict::RetryLater {
             throttled: false,
@@ -99,16 +233,15 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
         },
         CallFailure::Service { status, code, message } => {
             let code = code.as_deref().unwrap_or("");
+            let throttled = THROTTLED.contains(&code) || rules.throttled_calls.contains(&code);
             if EXPIRED_CREDENTIALS.contains(&code) {
                 Verdict::RefreshCredentials {
                     reason: format!("{code}: {message}"),
                 }
-            } else if THROTTLED.contains(&code)
-                || TRANSIENT.contains(&code)
-                || (code.is_empty() && (*status >= 500 || *status == 429))
+            } else if throttled || TRANSIENT.contains(&code) || (code.is_empty() && (*status >= 500 || *status == 429))
             {
                 Verdict::RetryLater {
-                    throttled: THROTTLED.contains(&code) || *status == 429,
+                    throttled: throttled || *status == 429,
                     reason: if code.is_empty() {
                         format!("HTTP {status}: {message}")
                     } else {
@@ -121,7 +254,7 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
                 } else {
                     code.to_owned()
                 };
-                let message = match fix_hint(&code) {
+                let message = match rules.fix(&code) {
                     Some(hint) => format!("{message} ({hint})"),
                     None => message.clone(),
                 };
@@ -129,34 +262,6 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
             }
         }
     }
-}
-
-/// What the app (or its operator) can do about a non-retryable error.
-fn fix_hint(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "ResourceNotFoundException" => {
-            "the stream does not exist in this account and region: create it, or fix the stream name or the region"
-        }
-        "AccessDeniedException" => {
-            "the credentials need the kinesis:PutRecords (or firehose:PutRecordBatch) permission on this stream"
-        }
-        "KMSAccessDeniedException" => "the credentials need kms:GenerateDataKey on the stream's KMS key",
-        "KMSDisabledException" => "the stream's KMS key is disabled: enable it",
-        "KMSNotFoundException" => "the stream's KMS key does not exist: re-create it or change the stream's encryption",
-        "KMSInvalidStateException" => "the stream's KMS key is not in a usable state (pending deletion or import)",
-        "KMSOptInRequired" => "the account must subscribe to AWS KMS",
-        "UnrecognizedClientException" | "InvalidClientTokenId" => {
-            "the access key id (or session token) is unknown to this region"
-        }
-        "InvalidSignatureException" | "IncompleteSignatureException" | "SignatureDoesNotMatch" => {
-            "the secret key is wrong or the device clock is far off"
-        }
-        "MissingAuthenticationTokenException" => "the request was not signed: check the credentials provider",
-        "InvalidArgumentException" | "ValidationException" => {
-            "the request does not fit this stream: check the record and request size limits in the config"
-        }
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
@@ -194,10 +299,10 @@ mod tests {
         let batch = [record(1, 0), record(2, 0), record(3, 0)];
         let results = [
             EntryResult::Accepted,
-            rejected(THROTTLED_ENTRY),
+            rejected(KINESIS.throttled_entry),
             rejected("InternalFailure"),
         ];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.delivered, vec![(1, 2)]);
@@ -210,7 +315,7 @@ mod tests {
     fn last_attempt_exhausts_the_record() {
         let batch = [record(1, 9), record(2, 8)];
         let results = [rejected("InternalFailure"), rejected("InternalFailure")];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.exhausted, vec![(1, 2)]);
@@ -221,11 +326,11 @@ mod tests {
     fn wrong_result_count_keeps_everything() {
         let batch = [record(1, 0), record(2, 0)];
         assert!(matches!(
-            judge_response(&batch, &[EntryResult::Accepted], 10),
+            judge_response(&KINESIS, &batch, &[EntryResult::Accepted], 10),
             Verdict::RetryLater { .. }
         ));
         assert!(matches!(
-            judge_response(&batch, &vec![EntryResult::Accepted; 3], 10),
+            judge_response(&KINESIS, &batch, &vec![EntryResult::Accepted; 3], 10),
             Verdict::RetryLater { .. }
         ));
     }
@@ -243,12 +348,12 @@ mod tests {
             service(503, "ServiceUnavailable"),
         ] {
             assert!(
-                matches!(judge_failure(&failure), Verdict::RetryLater { .. }),
+                matches!(judge_failure(&KINESIS, &failure), Verdict::RetryLater { .. }),
                 "{failure:?}"
             );
         }
         assert!(matches!(
-            judge_failure(&service(400, "ThrottlingException")),
+            judge_failure(&KINESIS, &service(400, "ThrottlingException")),
             Verdict::RetryLater { throttled: true, .. }
         ));
     }
@@ -257,11 +362,11 @@ mod tests {
     fn the_error_type_wins_over_the_status() {
         // Some servers answer 500 for a missing stream.
         assert!(matches!(
-            judge_failure(&service(500, "ResourceNotFoundException")),
+            judge_failure(&KINESIS, &service(500, "ResourceNotFoundException")),
             Verdict::StreamRejected { .. }
         ));
         assert!(matches!(
-            judge_failure(&service(400, "InternalFailure")),
+            judge_failure(&KINESIS, &service(400, "InternalFailure")),
             Verdict::RetryLater { .. }
         ));
     }
@@ -270,7 +375,7 @@ mod tests {
     fn expired_credentials_ask_for_a_refresh() {
         for code in EXPIRED_CREDENTIALS {
             assert!(matches!(
-                judge_failure(&service(400, code)),
+                judge_failure(&KINESIS, &service(400, code)),
                 Verdict::RefreshCredentials { .. }
             ));
         }
@@ -278,14 +383,90 @@ mod tests {
 
     #[test]
     fn fixable_errors_say_how_to_fix_them() {
-        let Verdict::StreamRejected { code, message } = judge_failure(&service(400, "KMSAccessDeniedException")) else {
+        let Verdict::StreamRejected { code, message } =
+            judge_failure(&KINESIS, &service(400, "KMSAccessDeniedException"))
+        else {
             panic!()
         };
         assert_eq!(code, "KMSAccessDeniedException");
         assert!(message.contains("kms:GenerateDataKey"), "{message}");
-        let Verdict::StreamRejected { code, .. } = judge_failure(&service(403, "")) else {
+        let Verdict::StreamRejected { code, .. } = judge_failure(&KINESIS, &service(403, "")) else {
             panic!()
         };
         assert_eq!(code, "HTTP403");
+    }
+
+    #[test]
+    fn firehose_per_record_failures_retry_only_those_records() {
+        let batch = [record(1, 0), record(2, 0), record(3, 9), record(4, 0)];
+        let results = [
+            rejected("ServiceUnavailableException"),
+            EntryResult::Accepted,
+            rejected("InternalFailure"),
+            rejected("ServiceUnavailableException"),
+        ];
+        let Verdict::Settled(s) = judge_response(&FIREHOSE, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.delivered, vec![(2, 2)]);
+        assert_eq!(s.retry, vec![1, 4]);
+        assert_eq!(s.exhausted, vec![(3, 2)]);
+        assert_eq!(
+            s.throttled, 2,
+            "ServiceUnavailableException is Firehose's per-record throttling"
+        );
+        // The same code is not throttling on Kinesis.
+        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.throttled, 0);
+    }
+
+    #[test]
+    fn firehose_whole_call_service_unavailable_is_throttling() {
+        assert!(matches!(
+            judge_failure(&FIREHOSE, &service(400, "ServiceUnavailableException")),
+            Verdict::RetryLater { throttled: true, .. }
+        ));
+        assert!(matches!(
+            judge_failure(&KINESIS, &service(503, "ServiceUnavailableException")),
+            Verdict::RetryLater { throttled: false, .. }
+        ));
+        for failure in [
+            service(500, ""),
+            service(500, "InternalFailure"),
+            CallFailure::Network("reset".into()),
+        ] {
+            assert!(matches!(
+                judge_failure(&FIREHOSE, &failure),
+                Verdict::RetryLater { throttled: false, .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn firehose_hold_back_errors_say_how_to_fix_them() {
+        for (code, fix) in [
+            ("ResourceNotFoundException", "delivery stream does not exist"),
+            ("InvalidArgumentException", "Direct PUT"),
+            ("InvalidKMSResourceException", "KMS key"),
+            ("InvalidSourceException", "configured source"),
+            ("AccessDeniedException", "firehose:PutRecordBatch"),
+            ("SignatureDoesNotMatch", "secret key"),
+        ] {
+            let Verdict::StreamRejected { code: got, message } = judge_failure(&FIREHOSE, &service(400, code)) else {
+                panic!("{code} does not hold the delivery stream back")
+            };
+            assert_eq!(got, code);
+            assert!(message.starts_with("m (") && message.contains(fix), "{code}: {message}");
+        }
+        let Verdict::StreamRejected { message, .. } = judge_failure(&KINESIS, &service(400, "AccessDeniedException"))
+        else {
+            panic!()
+        };
+        assert!(
+            message.contains("kinesis:PutRecords") && !message.contains("firehose"),
+            "{message}"
+        );
     }
 }

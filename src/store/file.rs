@@ -1,7 +1,8 @@
 //! The store's file: opening it (owner-only permissions, a header check
 //! before SQLite touches it, the lock, the schema), closing it, folding the
 //! WAL back when empty, and moving an unusable file aside. Every error about
-//! the file itself (corrupt, foreign, locked, too new) is decided here.
+//! the file itself (corrupt, foreign, locked, too new, of another service) is
+//! decided here.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,12 +11,14 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{schema, Store};
 use crate::error::{Error, Result};
+use crate::service::Service;
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`. A file that is not a
-    /// store of this library, or is locked by another process, is an error;
-    /// nothing is ever wiped silently. See [`move_aside`] to recover.
-    pub fn open(path: &str) -> Result<Store> {
+    /// Opens (creating if needed) the store of `service` at `path`. A file
+    /// that is not a store of this library, is locked by another process, or
+    /// belongs to the other service is an error; nothing is ever wiped
+    /// silently. See [`move_aside`] to recover from a damaged file.
+    pub fn open(path: &str, service: Service) -> Result<Store> {
         create_private_file(path)?;
         // A damaged header must not reach SQLite: it would delete the `-wal`,
         // which may hold the latest commits, before the app can move it aside.
@@ -27,14 +30,23 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_millis(250))
             .map_err(|e| open_error(path, e))?;
         schema::lock(&conn).map_err(|e| open_error(path, e))?;
-        let sqlite_error = |e| match e {
-            Error::Sqlite { source, .. } => open_error(path, source),
-            other => other,
-        };
-        // Refuse foreign or newer files before the pragmas change them.
-        schema::check(&conn, path).map_err(sqlite_error)?;
+        let sqlite_error = reading_error(path);
+        // Refuse foreign or newer files, and stores of the other service,
+        // before the pragmas change them.
+        let version = schema::check(&conn, path).map_err(sqlite_error)?;
+        if let Some(found) = schema::service(&conn, path, version)
+            .map_err(sqlite_error)?
+            .filter(|found| *found != service)
+        {
+            return Err(Error::StoreOfOtherService {
+                path: path.to_owned(),
+                found,
+                wanted: service,
+            });
+        }
         schema::configure(&conn).map_err(|e| open_error(path, e))?;
         schema::upgrade(&mut conn, path).map_err(sqlite_error)?;
+        schema::claim(&conn, service).map_err(sqlite_error)?;
         let mut store = Store {
             conn,
             streams: HashMap::new(),
@@ -70,6 +82,29 @@ impl Store {
             }
         }
     }
+}
+
+/// The service of the store at `path`, read without changing the file;
+/// `None` when there is no file yet or no recorder has claimed it. Errors as
+/// [`Store::open`]'s for a file that is not a usable store or is in use.
+pub(crate) fn stored_service(path: &str) -> Result<Option<Service>> {
+    if !Path::new(path).exists() {
+        return Ok(None);
+    }
+    check_header(path)?;
+    // Read-write but never written: SQLite cannot open a WAL file read-only
+    // without its shared-memory file, which exclusive stores do not have.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_millis(250))
+        .map_err(|e| open_error(path, e))?;
+    schema::lock(&conn).map_err(|e| open_error(path, e))?;
+    let sqlite_error = reading_error(path);
+    let version = schema::check(&conn, path).map_err(sqlite_error)?;
+    schema::service(&conn, path, version).map_err(sqlite_error)
 }
 
 /// Creates the file with owner-only permissions before SQLite opens it, so
@@ -117,6 +152,14 @@ fn check_header(path: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// [`open_error`] for the SQLite errors of the first reads of a file.
+fn reading_error(path: &str) -> impl Fn(Error) -> Error + Copy + '_ {
+    move |error| match error {
+        Error::Sqlite { source, .. } => open_error(path, source),
+        other => other,
+    }
 }
 
 fn open_error(path: &str, error: rusqlite::Error) -> Error {

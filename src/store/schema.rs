@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::service::Service;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i` to `i + 1`; the current
 /// version is the number of migrations.
@@ -37,7 +38,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // the rows themselves are deleted later, off the submission's path
     // (`Store::compact`).
     "ALTER TABLE streams ADD COLUMN delivered_through INTEGER NOT NULL DEFAULT 0;",
+    // Version 3: facts about the store itself. `service` names the service
+    // the store belongs to (`Service::id`), written by the first recorder
+    // that opens it.
+    "CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
+
+/// The schema version that added the `meta` table.
+const META_VERSION: i64 = 3;
 
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -118,5 +129,53 @@ pub(crate) fn upgrade(conn: &mut Connection, path: &str) -> Result<()> {
             .map_err(Error::sqlite("upgrading the schema"))?;
         tx.commit().map_err(Error::sqlite("upgrading the schema"))?;
     }
+    Ok(())
+}
+
+/// The service the store belongs to, read before any upgrade (`version` is
+/// what [`check`] found). Stores from before the `meta` table that hold
+/// anything were all made for Kinesis Data Streams. `None`: no recorder
+/// claimed the store yet.
+pub(crate) fn service(conn: &Connection, path: &str, version: i64) -> Result<Option<Service>> {
+    let context = "reading the store's service";
+    if version >= META_VERSION {
+        let id: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'service'", [], |row| row.get(0))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(Error::sqlite(context))?;
+        return id
+            .map(|id| {
+                Service::from_id(&id).ok_or_else(|| Error::StoreCorrupt {
+                    path: path.to_owned(),
+                    detail: format!("unknown service {id:?}"),
+                })
+            })
+            .transpose();
+    }
+    if version == 0 {
+        return Ok(None);
+    }
+    let used: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM streams) OR EXISTS (SELECT 1 FROM counters)",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(Error::sqlite(context))?;
+    Ok(used.then_some(Service::KinesisDataStreams))
+}
+
+/// Records the store's service unless it is recorded already (after
+/// [`upgrade`]; the caller checked [`service`] first).
+pub(crate) fn claim(conn: &Connection, service: Service) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('service', ?1)",
+        [service.id()],
+    )
+    .map_err(Error::sqlite("recording the store's service"))?;
     Ok(())
 }
