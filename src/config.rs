@@ -40,10 +40,8 @@ pub enum WireFormat {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RecorderConfig {
-    /// The service records go to. A store file belongs to one service: the
-    /// first recorder that opens it decides, and a recorder of the other
-    /// service is refused (`InvalidInput`). The size limits below default to
-    /// this service's when the configuration is made for it.
+    /// Where records go (defaults from `for_service`). A store file belongs to
+    /// one service: another service's recorder gets `InvalidInput`.
     pub service: Service,
     /// Path of the SQLite file. Put it in the app's private, persistent data
     /// directory (not a cache or temporary directory the OS may purge).
@@ -94,9 +92,8 @@ pub struct RecorderConfig {
     pub request_timeout: Duration,
     /// Wire encoding of requests (Firehose: JSON only).
     pub wire_format: WireFormat,
-    /// Append `\n` to each record as it is saved, so records joined by the
-    /// service (Firehose writes a batch to S3 as one object) read as one per
-    /// line. The newline counts in every size limit, as it travels.
+    /// Append `\n` to each record as it is saved (one record per line once
+    /// Firehose joins a batch into one S3 object); counted in every limit.
     pub newline_delimited: bool,
 }
 
@@ -139,7 +136,7 @@ impl RecorderConfig {
     pub(crate) fn validate(&self) -> Result<()> {
         let service = self.service;
         let limits = service.limits();
-        let beyond = |field: &'static str, max: String, value: u64| {
+        let beyond = |field: &'static str, max: u64, value: u64| {
             // Values past the limits usually come from another service's defaults.
             let hint = if value > 0 {
                 format!(" (a configuration made for {service} from the start has its defaults)")
@@ -160,14 +157,14 @@ impl RecorderConfig {
         if self.max_record_bytes == 0 || self.max_record_bytes > limits.max_record_bytes {
             return Err(beyond(
                 "max_record_bytes",
-                size_label(limits.max_record_bytes),
+                limits.max_record_bytes,
                 self.max_record_bytes,
             ));
         }
         if self.max_request_bytes == 0 || self.max_request_bytes > limits.max_request_bytes {
             return Err(beyond(
                 "max_request_bytes",
-                size_label(limits.max_request_bytes),
+                limits.max_request_bytes,
                 self.max_request_bytes,
             ));
         }
@@ -187,7 +184,7 @@ impl RecorderConfig {
         if self.max_records_per_request == 0 || self.max_records_per_request > max_records {
             return Err(beyond(
                 "max_records_per_request",
-                max_records.to_string(),
+                max_records.into(),
                 self.max_records_per_request.into(),
             ));
         }
@@ -220,15 +217,6 @@ impl RecorderConfig {
         }
         validate_region(&self.region)?;
         Ok(())
-    }
-}
-
-/// `10485760 (10 MiB)`, `1024000 (1000 KiB)`: a limit as documented.
-fn size_label(bytes: u64) -> String {
-    if bytes % MIB == 0 {
-        format!("{bytes} ({} MiB)", bytes / MIB)
-    } else {
-        format!("{bytes} ({} KiB)", bytes / KIB)
     }
 }
 
@@ -298,13 +286,13 @@ mod tests {
             ..firehose.clone()
         });
         assert_eq!(field, "max_request_bytes");
-        assert!(reason.contains("4194304 (4 MiB) for Firehose"), "{reason}");
+        assert!(reason.contains("between 1 and 4194304 for Firehose"), "{reason}");
         let (field, reason) = invalid_field(&RecorderConfig {
             max_record_bytes: 1000 * KIB + 1,
             ..firehose.clone()
         });
         assert_eq!(field, "max_record_bytes");
-        assert!(reason.contains("1024000 (1000 KiB) for Firehose"), "{reason}");
+        assert!(reason.contains("between 1 and 1024000 for Firehose"), "{reason}");
         let (field, _) = invalid_field(&RecorderConfig {
             max_records_per_request: 501,
             ..firehose.clone()

@@ -102,18 +102,17 @@ pub(crate) fn new_record(
             }
             None => uuid::Uuid::new_v4().to_string(),
         }
-    } else {
-        let field = match (&partition_key, &explicit_hash_key) {
-            (Some(_), _) => "partition key",
-            (None, Some(_)) => "explicit hash key",
-            (None, None) => "",
+    } else if partition_key.is_some() || explicit_hash_key.is_some() {
+        let field = if partition_key.is_some() {
+            "partition key"
+        } else {
+            "explicit hash key"
         };
-        if !field.is_empty() {
-            return Err(Error::invalid(
-                field,
-                format!("{service} records have neither partition keys nor explicit hash keys: save the data alone"),
-            ));
-        }
+        return Err(Error::invalid(
+            field,
+            format!("{service} records take neither partition keys nor explicit hash keys: save the data alone"),
+        ));
+    } else {
         String::new()
     };
     if let Some(key) = &explicit_hash_key {
@@ -125,16 +124,16 @@ pub(crate) fn new_record(
     let newline = usize::from(config.newline_delimited);
     let size = record_size(data.len() + newline, &partition_key);
     if size > config.max_record_bytes {
-        let counted = match (service.takes_partition_keys(), newline) {
-            (true, 0) => "data + partition key",
-            (true, _) => "data + newline + partition key",
-            (false, 0) => "data",
-            (false, _) => "data + newline",
+        let key = if service.takes_partition_keys() {
+            " + partition key"
+        } else {
+            ""
         };
+        let newline = if newline > 0 { " + newline" } else { "" };
         return Err(Error::invalid(
             "data",
             format!(
-                "record is {size} bytes ({counted}), the limit is {}",
+                "record is {size} bytes (data{newline}{key}), the limit is {}",
                 config.max_record_bytes
             ),
         ));

@@ -30,20 +30,6 @@ pub(crate) struct Limits {
 }
 
 impl Service {
-    /// The name kept in the store file and taken by the CLI's `--service`.
-    pub(crate) fn id(self) -> &'static str {
-        match self {
-            Service::KinesisDataStreams => "kinesis",
-            Service::Firehose => "firehose",
-        }
-    }
-
-    pub(crate) fn from_id(id: &str) -> Option<Service> {
-        [Service::KinesisDataStreams, Service::Firehose]
-            .into_iter()
-            .find(|s| s.id() == id)
-    }
-
     pub(crate) fn limits(self) -> Limits {
         match self {
             // Requests of 5 MiB are safe everywhere; streams raised with
@@ -96,14 +82,6 @@ impl fmt::Display for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_round_trip() {
-        for service in [Service::KinesisDataStreams, Service::Firehose] {
-            assert_eq!(Service::from_id(service.id()), Some(service));
-        }
-        assert_eq!(Service::from_id("Kinesis"), None);
-    }
 
     #[test]
     fn defaults_are_within_the_limits() {

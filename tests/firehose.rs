@@ -618,7 +618,11 @@ async fn limits_events_and_offline_work_as_for_kinesis() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     recorder.save_record(b"new".to_vec(), "d", None).unwrap();
     let report = recorder.submit_all_records().await.unwrap();
-    assert_eq!((report.records_submitted, report.records_remaining), (1, 0), "{report:?}");
+    assert_eq!(
+        (report.records_submitted, report.records_remaining),
+        (1, 0),
+        "{report:?}"
+    );
     assert_eq!(data_of(server.requests().last().unwrap()), vec![b"new".to_vec()]);
     assert_eq!(recorder.stats().unwrap().records_dropped_expired, 1);
 }
@@ -710,7 +714,7 @@ fn bad_configurations_are_refused_before_a_store_is_made() {
             },
             credentials(),
         ),
-        &["max_request_bytes", "4 MiB", "Firehose"],
+        &["max_request_bytes", "4194304 for Firehose"],
     );
     // Kinesis' defaults with the service switched: the way out is named.
     invalid_input(

@@ -1,7 +1,7 @@
 //! What an answer from the service means: for each record of a batch
 //! (delivered, retry, give up) and for the stream (carry on, back off,
-//! refresh credentials, stop and tell the app). What differs between the
-//! services is data, one [`AnswerRules`] each; the judgement is the same.
+//! refresh credentials, stop and tell the app). The services differ only in
+//! a few codes and in how to fix what they refuse; the judgement is the same.
 
 use crate::service::Service;
 use crate::submission::{CallFailure, EntryResult, Settlement, StoredRecord};
@@ -24,140 +24,20 @@ pub(crate) enum Verdict {
     CredentialsUnavailable { message: String },
 }
 
-/// How one service's answers read: the per-record code that means it is
-/// throttling, the whole-call codes that mean throttling beyond the common
-/// ones, and how to fix each error that holds a stream back.
-pub(crate) struct AnswerRules {
-    throttled_entry: &'static str,
-    throttled_calls: &'static [&'static str],
-    fixes: &'static [(&'static str, &'static str)],
-}
-
-impl AnswerRules {
-    pub fn of(service: Service) -> &'static AnswerRules {
-        match service {
-            Service::KinesisDataStreams => &KINESIS,
-            Service::Firehose => &FIREHOSE,
-        }
-    }
-
-    /// What the app (or its operator) can do about a non-retryable error.
-    fn fix(&self, code: &str) -> Option<&'static str> {
-        self.fixes
-            .iter()
-            .chain(COMMON_FIXES)
-            .find(|(c, _)| *c == code)
-            .map(|(_, fix)| *fix)
+/// The per-record error code by which `service` says it is throttling
+/// (counted as throttled; resent like any rejected record).
+fn throttled_entry(service: Service) -> &'static str {
+    match service {
+        Service::KinesisDataStreams => "ProvisionedThroughputExceededException",
+        Service::Firehose => "ServiceUnavailableException",
     }
 }
-
-/// Kinesis Data Streams: per record, `ProvisionedThroughputExceededException`
-/// (a hot shard) or `InternalFailure`.
-static KINESIS: AnswerRules = AnswerRules {
-    throttled_entry: "ProvisionedThroughputExceededException",
-    throttled_calls: &[],
-    fixes: &[
-        (
-            "ResourceNotFoundException",
-            "the stream does not exist in this account and region: create it, or fix the stream name or the region",
-        ),
-        (
-            "AccessDeniedException",
-            "the credentials need the kinesis:PutRecords permission on this stream",
-        ),
-        (
-            "KMSAccessDeniedException",
-            "the credentials need kms:GenerateDataKey on the stream's KMS key",
-        ),
-        ("KMSDisabledException", "the stream's KMS key is disabled: enable it"),
-        (
-            "KMSNotFoundException",
-            "the stream's KMS key does not exist: re-create it or change the stream's encryption",
-        ),
-        (
-            "KMSInvalidStateException",
-            "the stream's KMS key is not in a usable state (pending deletion or import)",
-        ),
-        ("KMSOptInRequired", "the account must subscribe to AWS KMS"),
-        (
-            "InvalidArgumentException",
-            "the request does not fit this stream: check the record and request size limits in the config",
-        ),
-        (
-            "ValidationException",
-            "the request does not fit this stream: check the record and request size limits in the config",
-        ),
-    ],
-};
-
-/// Firehose: per record, `ServiceUnavailableException` is its throttling and
-/// `InternalFailure` a failure, both retried; a whole call answered
-/// `ServiceUnavailableException` was throttled.
-static FIREHOSE: AnswerRules = AnswerRules {
-    throttled_entry: "ServiceUnavailableException",
-    throttled_calls: &["ServiceUnavailableException"],
-    fixes: &[
-        (
-            "ResourceNotFoundException",
-            "the delivery stream does not exist in this account and region: create it, or fix the delivery \
-             stream name or the region",
-        ),
-        (
-            "InvalidArgumentException",
-            "the delivery stream refuses the request: it must be an active Direct PUT delivery stream (not one \
-             reading from a Kinesis stream or MSK), and records must fit its limits (1,000 KiB each, 500 and \
-             4 MiB per call)",
-        ),
-        (
-            "InvalidKMSResourceException",
-            "the delivery stream's KMS key cannot be used (disabled, deleted, or its key policy does not let \
-             Firehose use it): fix the key, or the delivery stream's encryption",
-        ),
-        (
-            "InvalidSourceException",
-            "the delivery stream takes records only from its configured source (for example CloudWatch Logs \
-             when decompression is on): send to a Direct PUT delivery stream",
-        ),
-        (
-            "AccessDeniedException",
-            "the credentials need the firehose:PutRecordBatch permission on this delivery stream",
-        ),
-    ],
-};
-
-/// Fixes of errors every service answers alike: identity and signature.
-const COMMON_FIXES: &[(&str, &str)] = &[
-    (
-        "UnrecognizedClientException",
-        "the access key id (or session token) is unknown to this region",
-    ),
-    (
-        "InvalidClientTokenId",
-        "the access key id (or session token) is unknown to this region",
-    ),
-    (
-        "InvalidSignatureException",
-        "the secret key is wrong or the device clock is far off",
-    ),
-    (
-        "IncompleteSignatureException",
-        "the secret key is wrong or the device clock is far off",
-    ),
-    (
-        "SignatureDoesNotMatch",
-        "the secret key is wrong or the device clock is far off",
-    ),
-    (
-        "MissingAuthenticationTokenException",
-        "the request was not signed: check the credentials provider",
-    ),
-];
 
 /// Reads the per-record results of a successful call. Results come back in
 /// request order, one per record; any other count means the answer cannot be
 /// matched to the records, so nothing is deleted.
 pub(crate) fn judge_response(
-    rules: &AnswerRules,
+    service: Service,
     batch: &[StoredRecord],
     results: &[EntryResult],
     max_attempts: u32,
@@ -177,7 +57,7 @@ pub(crate) fn judge_response(
         match result {
             EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
             EntryResult::Rejected { code, .. } => {
-                if code == rules.throttled_entry {
+                if code == throttled_entry(service) {
                     settlement.throttled += 1;
                 }
                 // Any per-record rejection costs an attempt, so a record the
@@ -218,7 +98,7 @@ const EXPIRED_CREDENTIALS: &[&str] = &["ExpiredTokenException", "ExpiredToken", 
 
 /// Decides what a failed call means. The error type decides, not the HTTP
 /// status; the status only serves when the body has no type.
-pub(crate) fn judge_failure(rules: &AnswerRules, failure: &CallFailure) -> Verdict {
+pub(crate) fn judge_failure(service: Service, failure: &CallFailure) -> Verdict {
     match failure {
         CallFailure::Network(reason) => Verdict::RetryLater {
             throttled: false,
@@ -233,7 +113,9 @@ pub(crate) fn judge_failure(rules: &AnswerRules, failure: &CallFailure) -> Verdi
         },
         CallFailure::Service { status, code, message } => {
             let code = code.as_deref().unwrap_or("");
-            let throttled = THROTTLED.contains(&code) || rules.throttled_calls.contains(&code);
+            // Firehose answers a throttled call with the code of its throttled records.
+            let throttled = THROTTLED.contains(&code)
+                || (service == Service::Firehose && code == throttled_entry(Service::Firehose));
             if EXPIRED_CREDENTIALS.contains(&code) {
                 Verdict::RefreshCredentials {
                     reason: format!("{code}: {message}"),
@@ -254,7 +136,7 @@ pub(crate) fn judge_failure(rules: &AnswerRules, failure: &CallFailure) -> Verdi
                 } else {
                     code.to_owned()
                 };
-                let message = match rules.fix(&code) {
+                let message = match fix(service, &code) {
                     Some(hint) => format!("{message} ({hint})"),
                     None => message.clone(),
                 };
@@ -262,6 +144,52 @@ pub(crate) fn judge_failure(rules: &AnswerRules, failure: &CallFailure) -> Verdi
             }
         }
     }
+}
+
+/// What the app (or its operator) can do about a non-retryable error.
+fn fix(service: Service, code: &str) -> Option<&'static str> {
+    use Service::{Firehose, KinesisDataStreams as Kinesis};
+    Some(match (service, code) {
+        (Kinesis, "ResourceNotFoundException") => {
+            "the stream does not exist in this account and region: create it, or fix the stream name or the region"
+        }
+        (Kinesis, "AccessDeniedException") => "the credentials need the kinesis:PutRecords permission on this stream",
+        (Kinesis, "KMSAccessDeniedException") => "the credentials need kms:GenerateDataKey on the stream's KMS key",
+        (Kinesis, "KMSDisabledException") => "the stream's KMS key is disabled: enable it",
+        (Kinesis, "KMSNotFoundException") => {
+            "the stream's KMS key does not exist: re-create it or change the stream's encryption"
+        }
+        (Kinesis, "KMSInvalidStateException") => {
+            "the stream's KMS key is not in a usable state (pending deletion or import)"
+        }
+        (Kinesis, "KMSOptInRequired") => "the account must subscribe to AWS KMS",
+        (Kinesis, "InvalidArgumentException" | "ValidationException") => {
+            "the request does not fit this stream: check the record and request size limits in the config"
+        }
+        (Firehose, "ResourceNotFoundException") => {
+            "the delivery stream does not exist in this account and region: create it, or fix its name or the region"
+        }
+        (Firehose, "InvalidArgumentException") => {
+            "the delivery stream must be an active Direct PUT stream (not one reading a Kinesis stream or MSK)"
+        }
+        (Firehose, "InvalidKMSResourceException") => {
+            "Firehose cannot use the delivery stream's KMS key (disabled, deleted or not allowed): fix the key"
+        }
+        (Firehose, "InvalidSourceException") => {
+            "the delivery stream takes records only from its configured source: use a Direct PUT stream"
+        }
+        (Firehose, "AccessDeniedException") => {
+            "the credentials need the firehose:PutRecordBatch permission on this delivery stream"
+        }
+        (_, "UnrecognizedClientException" | "InvalidClientTokenId") => {
+            "the access key id (or session token) is unknown to this region"
+        }
+        (_, "InvalidSignatureException" | "IncompleteSignatureException" | "SignatureDoesNotMatch") => {
+            "the secret key is wrong or the device clock is far off"
+        }
+        (_, "MissingAuthenticationTokenException") => "the request was not signed: check the credentials provider",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -299,10 +227,10 @@ mod tests {
         let batch = [record(1, 0), record(2, 0), record(3, 0)];
         let results = [
             EntryResult::Accepted,
-            rejected(KINESIS.throttled_entry),
+            rejected(throttled_entry(Service::KinesisDataStreams)),
             rejected("InternalFailure"),
         ];
-        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.delivered, vec![(1, 2)]);
@@ -315,7 +243,7 @@ mod tests {
     fn last_attempt_exhausts_the_record() {
         let batch = [record(1, 9), record(2, 8)];
         let results = [rejected("InternalFailure"), rejected("InternalFailure")];
-        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.exhausted, vec![(1, 2)]);
@@ -326,11 +254,11 @@ mod tests {
     fn wrong_result_count_keeps_everything() {
         let batch = [record(1, 0), record(2, 0)];
         assert!(matches!(
-            judge_response(&KINESIS, &batch, &[EntryResult::Accepted], 10),
+            judge_response(Service::KinesisDataStreams, &batch, &[EntryResult::Accepted], 10),
             Verdict::RetryLater { .. }
         ));
         assert!(matches!(
-            judge_response(&KINESIS, &batch, &vec![EntryResult::Accepted; 3], 10),
+            judge_response(Service::KinesisDataStreams, &batch, &vec![EntryResult::Accepted; 3], 10),
             Verdict::RetryLater { .. }
         ));
     }
@@ -348,12 +276,15 @@ mod tests {
             service(503, "ServiceUnavailable"),
         ] {
             assert!(
-                matches!(judge_failure(&KINESIS, &failure), Verdict::RetryLater { .. }),
+                matches!(
+                    judge_failure(Service::KinesisDataStreams, &failure),
+                    Verdict::RetryLater { .. }
+                ),
                 "{failure:?}"
             );
         }
         assert!(matches!(
-            judge_failure(&KINESIS, &service(400, "ThrottlingException")),
+            judge_failure(Service::KinesisDataStreams, &service(400, "ThrottlingException")),
             Verdict::RetryLater { throttled: true, .. }
         ));
     }
@@ -362,11 +293,11 @@ mod tests {
     fn the_error_type_wins_over_the_status() {
         // Some servers answer 500 for a missing stream.
         assert!(matches!(
-            judge_failure(&KINESIS, &service(500, "ResourceNotFoundException")),
+            judge_failure(Service::KinesisDataStreams, &service(500, "ResourceNotFoundException")),
             Verdict::StreamRejected { .. }
         ));
         assert!(matches!(
-            judge_failure(&KINESIS, &service(400, "InternalFailure")),
+            judge_failure(Service::KinesisDataStreams, &service(400, "InternalFailure")),
             Verdict::RetryLater { .. }
         ));
     }
@@ -375,7 +306,7 @@ mod tests {
     fn expired_credentials_ask_for_a_refresh() {
         for code in EXPIRED_CREDENTIALS {
             assert!(matches!(
-                judge_failure(&KINESIS, &service(400, code)),
+                judge_failure(Service::KinesisDataStreams, &service(400, code)),
                 Verdict::RefreshCredentials { .. }
             ));
         }
@@ -384,13 +315,13 @@ mod tests {
     #[test]
     fn fixable_errors_say_how_to_fix_them() {
         let Verdict::StreamRejected { code, message } =
-            judge_failure(&KINESIS, &service(400, "KMSAccessDeniedException"))
+            judge_failure(Service::KinesisDataStreams, &service(400, "KMSAccessDeniedException"))
         else {
             panic!()
         };
         assert_eq!(code, "KMSAccessDeniedException");
         assert!(message.contains("kms:GenerateDataKey"), "{message}");
-        let Verdict::StreamRejected { code, .. } = judge_failure(&KINESIS, &service(403, "")) else {
+        let Verdict::StreamRejected { code, .. } = judge_failure(Service::KinesisDataStreams, &service(403, "")) else {
             panic!()
         };
         assert_eq!(code, "HTTP403");
@@ -405,7 +336,7 @@ mod tests {
             rejected("InternalFailure"),
             rejected("ServiceUnavailableException"),
         ];
-        let Verdict::Settled(s) = judge_response(&FIREHOSE, &batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::Firehose, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.delivered, vec![(2, 2)]);
@@ -416,7 +347,7 @@ mod tests {
             "ServiceUnavailableException is Firehose's per-record throttling"
         );
         // The same code is not throttling on Kinesis.
-        let Verdict::Settled(s) = judge_response(&KINESIS, &batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.throttled, 0);
@@ -425,11 +356,14 @@ mod tests {
     #[test]
     fn firehose_whole_call_service_unavailable_is_throttling() {
         assert!(matches!(
-            judge_failure(&FIREHOSE, &service(400, "ServiceUnavailableException")),
+            judge_failure(Service::Firehose, &service(400, "ServiceUnavailableException")),
             Verdict::RetryLater { throttled: true, .. }
         ));
         assert!(matches!(
-            judge_failure(&KINESIS, &service(503, "ServiceUnavailableException")),
+            judge_failure(
+                Service::KinesisDataStreams,
+                &service(503, "ServiceUnavailableException")
+            ),
             Verdict::RetryLater { throttled: false, .. }
         ));
         for failure in [
@@ -438,7 +372,7 @@ mod tests {
             CallFailure::Network("reset".into()),
         ] {
             assert!(matches!(
-                judge_failure(&FIREHOSE, &failure),
+                judge_failure(Service::Firehose, &failure),
                 Verdict::RetryLater { throttled: false, .. }
             ));
         }
@@ -454,13 +388,15 @@ mod tests {
             ("AccessDeniedException", "firehose:PutRecordBatch"),
             ("SignatureDoesNotMatch", "secret key"),
         ] {
-            let Verdict::StreamRejected { code: got, message } = judge_failure(&FIREHOSE, &service(400, code)) else {
+            let Verdict::StreamRejected { code: got, message } = judge_failure(Service::Firehose, &service(400, code))
+            else {
                 panic!("{code} does not hold the delivery stream back")
             };
             assert_eq!(got, code);
             assert!(message.starts_with("m (") && message.contains(fix), "{code}: {message}");
         }
-        let Verdict::StreamRejected { message, .. } = judge_failure(&KINESIS, &service(400, "AccessDeniedException"))
+        let Verdict::StreamRejected { message, .. } =
+            judge_failure(Service::KinesisDataStreams, &service(400, "AccessDeniedException"))
         else {
             panic!()
         };

@@ -26,7 +26,7 @@ use super::Shared;
 use crate::error::{Error, RecorderError};
 use crate::policy::backoff::Backoff;
 use crate::policy::batch::Packer;
-use crate::policy::outcome::{judge_failure, judge_response, AnswerRules, Verdict};
+use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
@@ -343,10 +343,9 @@ impl Worker {
                 answer = self.transport.put_records(stream, &batch) => answer,
                 _ = self.shared.shutdown_signal.notified() => return StreamEnd::Interrupted,
             };
-            let rules = AnswerRules::of(config.service);
             let verdict = match &answer {
-                Ok(results) => judge_response(rules, &batch, results, config.max_attempts),
-                Err(failure) => judge_failure(rules, failure),
+                Ok(results) => judge_response(config.service, &batch, results, config.max_attempts),
+                Err(failure) => judge_failure(config.service, failure),
             };
             if !matches!(verdict, Verdict::Settled(_)) {
                 if let Err(error) = self.shared.lock_store().count_failed_request() {

@@ -20,33 +20,17 @@ impl Store {
     /// silently. See [`move_aside`] to recover from a damaged file.
     pub fn open(path: &str, service: Service) -> Result<Store> {
         create_private_file(path)?;
-        // A damaged header must not reach SQLite: it would delete the `-wal`,
-        // which may hold the latest commits, before the app can move it aside.
-        check_header(path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        // Only another process can hold the lock: give it a moment to let go,
-        // then refuse rather than hang.
-        conn.busy_timeout(std::time::Duration::from_millis(250))
-            .map_err(|e| open_error(path, e))?;
-        schema::lock(&conn).map_err(|e| open_error(path, e))?;
-        let sqlite_error = reading_error(path);
-        // Refuse foreign or newer files, and stores of the other service,
-        // before the pragmas change them.
-        let version = schema::check(&conn, path).map_err(sqlite_error)?;
-        if let Some(found) = schema::service(&conn, path, version)
-            .map_err(sqlite_error)?
-            .filter(|found| *found != service)
-        {
+        let (mut conn, found) = inspect(path)?;
+        if let Some(found) = found.filter(|found| *found != service) {
             return Err(Error::StoreOfOtherService {
                 path: path.to_owned(),
                 found,
                 wanted: service,
             });
         }
+        let sqlite_error = reading_error(path);
         schema::configure(&conn).map_err(|e| open_error(path, e))?;
-        schema::upgrade(&mut conn, path).map_err(sqlite_error)?;
-        schema::claim(&conn, service).map_err(sqlite_error)?;
+        schema::upgrade(&mut conn, path, service).map_err(sqlite_error)?;
         let mut store = Store {
             conn,
             streams: HashMap::new(),
@@ -85,26 +69,34 @@ impl Store {
 }
 
 /// The service of the store at `path`, read without changing the file;
-/// `None` when there is no file yet or no recorder has claimed it. Errors as
+/// `None` when there is no file yet or it is a new, empty one. Errors as
 /// [`Store::open`]'s for a file that is not a usable store or is in use.
 pub(crate) fn stored_service(path: &str) -> Result<Option<Service>> {
     if !Path::new(path).exists() {
         return Ok(None);
     }
+    Ok(inspect(path)?.1)
+}
+
+/// Opens the existing file at `path`, takes its lock and refuses it if it
+/// is not a store of this library or is of a newer version, all before
+/// anything is written to it. Returns the connection and the store's service
+/// (`None` for a new store).
+fn inspect(path: &str) -> Result<(Connection, Option<Service>)> {
+    // A damaged header must not reach SQLite: it would delete the `-wal`,
+    // which may hold the latest commits, before the app can move it aside.
     check_header(path)?;
-    // Read-write but never written: SQLite cannot open a WAL file read-only
-    // without its shared-memory file, which exclusive stores do not have.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| open_error(path, e))?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    // Only another process can hold the lock: give it a moment to let go,
+    // then refuse rather than hang.
     conn.busy_timeout(std::time::Duration::from_millis(250))
         .map_err(|e| open_error(path, e))?;
     schema::lock(&conn).map_err(|e| open_error(path, e))?;
     let sqlite_error = reading_error(path);
     let version = schema::check(&conn, path).map_err(sqlite_error)?;
-    schema::service(&conn, path, version).map_err(sqlite_error)
+    let service = schema::service(&conn, path, version).map_err(sqlite_error)?;
+    Ok((conn, service))
 }
 
 /// Creates the file with owner-only permissions before SQLite opens it, so

@@ -456,48 +456,58 @@ fn reading_the_service_changes_nothing() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-/// A store of schema version 2 (before `meta`): one that holds records was
-/// made for Kinesis Data Streams; an unused one goes to whoever opens it.
+/// Stores of schema version 2, before the service was kept, were all made for
+/// Kinesis Data Streams.
 #[test]
-fn stores_from_before_the_service_was_kept() {
+fn stores_from_before_the_service_was_kept_are_kinesis_stores() {
     let dir = tempfile::tempdir().unwrap();
-    let version_2 = |name: &str, used: bool| {
-        let path = dir.path().join(name).to_str().unwrap().to_owned();
+    let path = dir.path().join("v2.db").to_str().unwrap().to_owned();
+    {
         let conn = Connection::open(&path).unwrap();
         for migration in &schema::MIGRATIONS[..2] {
             conn.execute_batch(migration).unwrap();
         }
-        if used {
-            conn.execute_batch(
-                "INSERT INTO streams (name, pending_records, pending_bytes) VALUES ('s', 1, 3);
-                 INSERT INTO records (id, stream_id, partition_key, data, size, created_at) VALUES (1, 1, 'pk', x'01', 3, 0);",
-            )
-            .unwrap();
-        }
+        conn.execute_batch(
+            "INSERT INTO streams (name, pending_records, pending_bytes) VALUES ('s', 1, 3);
+             INSERT INTO records (id, stream_id, partition_key, data, size, created_at) VALUES (1, 1, 'pk', x'01', 3, 0);",
+        )
+        .unwrap();
         conn.pragma_update(None, "user_version", 2).unwrap();
-        path
-    };
-    let used = version_2("used.db", true);
-    assert_eq!(stored_service(&used).unwrap(), Some(Service::KinesisDataStreams));
+    }
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::KinesisDataStreams));
     assert!(matches!(
-        Store::open(&used, Service::Firehose),
+        Store::open(&path, Service::Firehose),
         Err(Error::StoreOfOtherService {
             found: Service::KinesisDataStreams,
             ..
         })
     ));
-    let version: i64 = Connection::open(&used)
+    let version: i64 = Connection::open(&path)
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     assert_eq!(version, 2, "the refused store was upgraded");
-    let store = Store::open(&used, Service::KinesisDataStreams).unwrap();
+    let store = Store::open(&path, Service::KinesisDataStreams).unwrap();
     assert_eq!(store.pending_records(), 1);
     drop(store);
-    assert_eq!(stored_service(&used).unwrap(), Some(Service::KinesisDataStreams));
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::KinesisDataStreams));
+}
 
-    let unused = version_2("unused.db", false);
-    assert_eq!(stored_service(&unused).unwrap(), None);
-    drop(Store::open(&unused, Service::Firehose).unwrap());
-    assert_eq!(stored_service(&unused).unwrap(), Some(Service::Firehose));
+#[test]
+fn a_store_of_an_unknown_service_is_refused() {
+    let (dir, store) = open();
+    drop(store);
+    Connection::open(path(&dir))
+        .unwrap()
+        .pragma_update(None, "application_id", 42)
+        .unwrap();
+    for result in [
+        Store::open(&path(&dir), Service::KinesisDataStreams).map(|_| ()),
+        stored_service(&path(&dir)).map(|_| ()),
+    ] {
+        assert!(
+            matches!(&result, Err(Error::StoreCorrupt { detail, .. }) if detail.contains("42")),
+            "{result:?}"
+        );
+    }
 }
