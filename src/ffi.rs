@@ -105,16 +105,11 @@ impl KinesisRecorder {
     }
 }
 
-/// The default configuration for a store file and a region, for Kinesis Data
-/// Streams; change the fields you need (Kotlin `copy(...)`, Swift `var`).
+/// The default configuration of `service` for a store file and a region (its
+/// size limits follow the service); change the fields you need (Kotlin
+/// `copy(...)`, Swift `var`).
 #[uniffi::export]
-pub fn default_recorder_config(database_path: String, region: String) -> RecorderConfig {
-    RecorderConfig::new(database_path, region)
-}
-
-/// The default configuration for `service` (its size limits included).
-#[uniffi::export]
-pub fn default_recorder_config_for(service: Service, database_path: String, region: String) -> RecorderConfig {
+pub fn default_recorder_config(database_path: String, region: String, service: Service) -> RecorderConfig {
     RecorderConfig::for_service(service, database_path, region)
 }
 
