@@ -32,17 +32,17 @@ internal class JniKinesisRecorder(config: RecorderConfig, credentials: Credentia
     KinesisRecorder(config, credentials) {
     private val state = AtomicLong(OPEN)
 
-    init {
-        try {
-            NativeSaves.load()
-        } catch (e: Throwable) {
-            super.destroy()
-            throw e
-        }
+    /** False when this class loader cannot bind the JNI entry point: saves then go through JNA. */
+    private val direct: Boolean = try {
+        NativeSaves.load()
+    } catch (e: Throwable) {
+        super.destroy()
+        throw e
     }
 
     @Throws(RecorderException::class)
     override fun saveRecord(data: ByteArray, streamName: String, partitionKey: String?) {
+        if (!direct) return whileOpen { super.saveRecord(data, streamName, partitionKey) }
         val failure = whileOpen { NativeSaves.saveRecord(it, data, streamName, partitionKey, null) }
         if (failure != null) throw NativeSaves.exception(failure)
     }
@@ -54,6 +54,7 @@ internal class JniKinesisRecorder(config: RecorderConfig, credentials: Credentia
         partitionKey: String?,
         explicitHashKey: String?,
     ) {
+        if (!direct) return whileOpen { super.saveRecordWithHashKey(data, streamName, partitionKey, explicitHashKey) }
         val failure = whileOpen { NativeSaves.saveRecord(it, data, streamName, partitionKey, explicitHashKey) }
         if (failure != null) throw NativeSaves.exception(failure)
     }
@@ -124,8 +125,9 @@ internal object NativeSaves {
         }
     }
 
+    /** Null until [load] ran in this class loader, then whether the entry point is bound. */
     @Volatile
-    private var loaded = false
+    private var bound: Boolean? = null
 
     /**
      * Makes the JVM bind the `external` functions above to the library the UniFFI bindings use.
@@ -135,14 +137,25 @@ internal object NativeSaves {
      * to the system linker (Android, where the library is in the app's native library directory).
      * Either way the process holds one copy of the library. Call after the UniFFI bindings have
      * loaded it (any recorder constructed).
+     *
+     * The JVM binds a native library to one class loader only. Where these classes are loaded by
+     * several (Robolectric's sandboxes, an application server), the first binds it and the others
+     * get false: their saves take the JNA path, with the same behaviour and errors, only slower.
      */
     @Synchronized
-    fun load() {
-        if (loaded) return
+    fun load(): Boolean {
+        bound?.let { return it }
         // The name the UniFFI bindings load (their `findLibraryName`).
         val name = System.getProperty("uniffi.component.kinesis_recorder.libraryOverride") ?: "kinesis_recorder"
         val file: File? = NativeLibrary.getInstance(name).file
-        if (file != null && file.isAbsolute && file.isFile) System.load(file.path) else System.loadLibrary(name)
-        loaded = true
+        val loaded = try {
+            if (file != null && file.isAbsolute && file.isFile) System.load(file.path) else System.loadLibrary(name)
+            true
+        } catch (e: UnsatisfiedLinkError) {
+            if (e.message?.contains("another classloader") != true) throw e
+            false
+        }
+        bound = loaded
+        return loaded
     }
 }
