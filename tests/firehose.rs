@@ -946,7 +946,14 @@ fn the_cli_records_for_the_service_of_its_store() {
 
     // status and clear read the store's service themselves.
     expect(&record(&fh, &[], b"d\n"), 0, &[]);
-    assert_eq!(status_json(&fh)["pending_records"], 1);
+    let status = status_json(&fh);
+    assert_eq!(
+        (&status["service"], &status["pending_records"]),
+        (&"firehose".into(), &1.into())
+    );
+    assert_eq!(status_json(&kin)["service"], "kinesis");
+    let text = expect(&cli(&["status", "--db", &fh], &[], b""), 0, &[]);
+    assert!(text.starts_with("service: Firehose\n"), "{text}");
     let cleared = expect(&cli(&["clear", "--db", &fh], &[], b""), 0, &[]);
     assert!(cleared.contains("deleted 1 records"), "{cleared}");
     assert_eq!(Recorder::store_service(&fh).unwrap(), Some(Service::Firehose));

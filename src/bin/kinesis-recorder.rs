@@ -221,12 +221,13 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(exit_for(&report))
         }
         Command::Status { db, json } => {
-            let config = config(&db, store_service(&db, None)?, None)?;
-            let recorder = Recorder::new(config.offline(), Arc::new(EnvCredentials))?;
+            let service = store_service(&db, None)?;
+            let recorder = Recorder::new(config(&db, service, None)?.offline(), Arc::new(EnvCredentials))?;
             let stats = recorder.stats()?;
             if json {
-                println!("{}", stats_json(&stats));
+                println!("{}", stats_json(service, &stats));
             } else {
+                println!("service: {service}");
                 print_stats(&stats);
             }
             Ok(ExitCode::SUCCESS)
@@ -587,9 +588,15 @@ fn print_stats(stats: &RecorderStats) {
     );
 }
 
-fn stats_json(stats: &RecorderStats) -> serde_json::Value {
+fn stats_json(service: Service, stats: &RecorderStats) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+    // The value `--service` takes.
+    let service = match service {
+        Service::KinesisDataStreams => "kinesis",
+        Service::Firehose => "firehose",
+    };
     serde_json::json!({
+        "service": service,
         "pending_records": stats.pending_records,
         "pending_bytes": stats.pending_bytes,
         "oldest_pending_age_ms": ms(stats.oldest_pending_age),
