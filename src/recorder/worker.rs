@@ -364,8 +364,8 @@ impl Worker {
             };
             report.requests += 1;
             let verdict = match &answer {
-                Ok(results) => judge_response(&batch, results, config.max_attempts),
-                Err(failure) => judge_failure(failure),
+                Ok(results) => judge_response(config.service, &batch, results, config.max_attempts),
+                Err(failure) => judge_failure(config.service, failure),
             };
             if !matches!(verdict, Verdict::Settled(_)) {
                 match self.shared.lock_store().count_failed_request() {
