@@ -175,26 +175,6 @@ fn header_value(conn: &Connection, pragma: &str) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, pragma, |row| row.get(0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn older_stores_are_marked_as_kinesis_stores() {
-        assert_eq!(
-            MIGRATIONS[SERVICE_VERSION as usize - 1],
-            format!(
-                "PRAGMA application_id = {};",
-                application_id(Service::KinesisDataStreams)
-            )
-        );
-        assert_ne!(
-            application_id(Service::Firehose),
-            application_id(Service::KinesisDataStreams)
-        );
-    }
-}
-
 /// `PRAGMA auto_vacuum` value of incremental vacuum.
 const INCREMENTAL_VACUUM: i64 = 2;
 
@@ -221,4 +201,24 @@ pub(crate) fn incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) fn migrate_to_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.execute_batch("VACUUM")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_stores_are_marked_as_kinesis_stores() {
+        assert_eq!(
+            MIGRATIONS[SERVICE_VERSION as usize - 1],
+            format!(
+                "PRAGMA application_id = {};",
+                application_id(Service::KinesisDataStreams)
+            )
+        );
+        assert_ne!(
+            application_id(Service::Firehose),
+            application_id(Service::KinesisDataStreams)
+        );
+    }
 }
