@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::{
     CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, RecordToSave, Recorder, RecorderConfig,
-    RecorderError, RecorderListener, RecorderStats, SubmitReport,
+    RecorderError, RecorderListener, RecorderStats, Service, SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -116,11 +116,12 @@ impl KinesisRecorder {
     }
 }
 
-/// The default configuration for a store file and a region; change the
-/// fields you need (Kotlin `copy(...)`, Swift `var`).
+/// The default configuration of `service` for a store file and a region (its
+/// size limits follow the service); change the fields you need (Kotlin
+/// `copy(...)`, Swift `var`).
 #[uniffi::export]
-pub fn default_recorder_config(database_path: String, region: String) -> RecorderConfig {
-    RecorderConfig::new(database_path, region)
+pub fn default_recorder_config(database_path: String, region: String, service: Service) -> RecorderConfig {
+    RecorderConfig::for_service(service, database_path, region)
 }
 
 /// Temporary credentials from an Amazon Cognito identity pool (see

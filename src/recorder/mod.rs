@@ -30,6 +30,7 @@ use crate::error::{Error, RecorderError};
 use crate::policy::schedule::Thresholds;
 use crate::policy::stream::StreamState;
 use crate::record;
+use crate::service::Service;
 use crate::store::Store;
 use crate::transport::{wire, CredentialsProvider, Transport};
 pub use events::{RecorderEvent, RecorderListener};
@@ -43,7 +44,7 @@ use writer::SaveQueue;
 pub struct RecordToSave {
     pub data: Vec<u8>,
     pub stream_name: String,
-    /// None: a random UUID.
+    /// None: a random UUID. Firehose records take none.
     pub partition_key: Option<String>,
     pub explicit_hash_key: Option<String>,
 }
@@ -107,9 +108,10 @@ impl Shared {
     }
 }
 
-/// An offline-first recorder for one Kinesis data stream endpoint (any number
-/// of streams). Cheap to share (`Arc<Recorder>`), safe to call from any
-/// thread. Dropping it shuts it down.
+/// An offline-first recorder for one service endpoint, Kinesis Data Streams
+/// or Firehose (`RecorderConfig::service`), and any number of its streams.
+/// Cheap to share (`Arc<Recorder>`), safe to call from any thread. Dropping
+/// it shuts it down.
 pub struct Recorder {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -122,11 +124,12 @@ impl Recorder {
     /// This opens the SQLite file, so call it once at start-up, off the UI
     /// thread if you can (it takes milliseconds). A file that is not a
     /// usable store gives `StorageFailure`; [`Recorder::move_aside_store`]
-    /// moves it out of the way so a new store can be created.
+    /// moves it out of the way so a new store can be created. A store of the
+    /// other service gives `InvalidInput` and is left as it is.
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
-        let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
-        let mut store = Store::open(&config.database_path)?;
+        let transport = Transport::new(&config, wire::api(config.service, config.wire_format), credentials)?;
+        let mut store = Store::open(&config.database_path, config.service)?;
         transport.bind_credentials_to_store(&config)?;
         // Delivered rows waiting for compaction may add a quarter of the
         // limit to the file, not more.
@@ -192,7 +195,8 @@ impl Recorder {
     }
 
     /// Saves a record for `stream_name`. A missing partition key becomes a
-    /// random UUID (records spread evenly over shards).
+    /// random UUID (records spread evenly over shards); Firehose records
+    /// take no key (`InvalidInput` if one is given).
     ///
     /// Returns as soon as the record is validated and queued: no disk or
     /// network I/O happens on the calling thread, so the UI thread may call
@@ -218,11 +222,11 @@ impl Recorder {
         explicit_hash_key: Option<String>,
     ) -> Result<(), RecorderError> {
         let record = record::new_record(
+            &self.shared.config,
             data,
             stream_name,
             partition_key,
             explicit_hash_key,
-            self.shared.config.max_record_bytes,
             self.shared.clock.stamp(),
         )?;
         self.queue(std::iter::once(record))
@@ -233,13 +237,20 @@ impl Recorder {
     /// An invalid one gives `InvalidInput` naming its index.
     pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
         let now = self.shared.clock.stamp();
-        let max = self.shared.config.max_record_bytes;
+        let config = &self.shared.config;
         let records = records
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                record::new_record(r.data, &r.stream_name, r.partition_key, r.explicit_hash_key, max, now)
-                    .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))
+                record::new_record(
+                    config,
+                    r.data,
+                    &r.stream_name,
+                    r.partition_key,
+                    r.explicit_hash_key,
+                    now,
+                )
+                .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.queue(records.into_iter())
@@ -509,6 +520,15 @@ impl Recorder {
     /// Returns where the old file went. Nothing is deleted.
     pub fn move_aside_store(path: &str) -> Result<String, RecorderError> {
         Ok(crate::store::move_aside(path)?)
+    }
+
+    /// The service the store file at `path` belongs to, read without
+    /// changing the file: for tools that open stores they did not create
+    /// (the CLI's `submit`, `status`, `clear`). `None` when there is no file
+    /// yet or no recorder has opened it; an unusable or busy file gives the
+    /// error [`Recorder::new`] would.
+    pub fn store_service(path: &str) -> Result<Option<Service>, RecorderError> {
+        Ok(crate::store::stored_service(path)?)
     }
 }
 

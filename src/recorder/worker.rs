@@ -454,8 +454,13 @@ impl Worker {
         };
         self.drain.each_report(|r| r.requests += 1);
         let verdict = match &answer {
-            Ok(results) => judge_response(&batch, results, self.shared.config.max_attempts),
-            Err(failure) => judge_failure(failure),
+            Ok(results) => judge_response(
+                self.shared.config.service,
+                &batch,
+                results,
+                self.shared.config.max_attempts,
+            ),
+            Err(failure) => judge_failure(self.shared.config.service, failure),
         };
         if !matches!(verdict, Verdict::Settled(_)) {
             match self.shared.lock_store().count_failed_request() {

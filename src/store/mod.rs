@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 pub(crate) use accounting::{Counter, Dropped, StreamAccount};
-pub(crate) use file::move_aside;
+pub(crate) use file::{move_aside, stored_service};
 pub(crate) use settling::COMPACTION_CHUNK;
 
 /// The open store: the connection and the in-memory accounting. Its methods

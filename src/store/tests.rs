@@ -6,6 +6,7 @@ use super::*;
 use crate::error::{DropReason, Error, Result};
 use crate::policy::batch::Packer;
 use crate::record::NewRecord;
+use crate::service::Service;
 use crate::submission::{Settlement, StoredRecord};
 
 fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
@@ -39,7 +40,7 @@ fn read_batch(
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
-    let store = Store::open(path.to_str().unwrap()).unwrap();
+    let store = Store::open(path.to_str().unwrap(), Service::KinesisDataStreams).unwrap();
     (dir, store)
 }
 
@@ -60,7 +61,7 @@ fn accounting_survives_reopen() {
     assert_eq!(store.pending_records(), 3);
     assert_eq!(store.pending_bytes(), (4 + 2) + (2 + 2) + (1 + 2));
     drop(store);
-    let store = Store::open(&path(&dir)).unwrap();
+    let store = Store::open(&path(&dir), Service::KinesisDataStreams).unwrap();
     assert_eq!(store.pending_records(), 3);
     let streams = store.pending_streams();
     assert_eq!(
@@ -190,7 +191,7 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
 
     // The mark survives a restart; compaction deletes exactly the delivered rows.
     drop(store);
-    let mut store = Store::open(&path(&dir)).unwrap();
+    let mut store = Store::open(&path(&dir), Service::KinesisDataStreams).unwrap();
     assert_eq!(store.pending_records(), 6);
     assert!(store.compact(3).unwrap(), "a full chunk may leave more");
     assert!(!store.compact(3).unwrap());
@@ -274,7 +275,7 @@ fn ids_are_never_reused_after_compaction_and_reopen() {
     assert!(!store.compact(100).unwrap());
     assert_eq!(rows_in_file(&store), 0);
     drop(store);
-    let mut store = Store::open(&path(&dir)).unwrap();
+    let mut store = Store::open(&path(&dir), Service::KinesisDataStreams).unwrap();
     store.insert(&[record("a", b"3", 3)], None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.len(), 1, "a new record must not fall under the old mark");
@@ -295,7 +296,7 @@ fn a_version_1_store_is_upgraded_with_its_records() {
         )
         .unwrap();
     }
-    let mut store = Store::open(&file).unwrap();
+    let mut store = Store::open(&file, Service::KinesisDataStreams).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 6));
     let version: i64 = store
         .conn
@@ -363,7 +364,7 @@ fn refuses_files_that_are_not_stores() {
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x42; 8192]).unwrap();
     assert!(matches!(
-        Store::open(garbage.to_str().unwrap()),
+        Store::open(garbage.to_str().unwrap(), Service::KinesisDataStreams),
         Err(Error::StoreCorrupt { .. })
     ));
 
@@ -373,7 +374,7 @@ fn refuses_files_that_are_not_stores() {
         .execute_batch("CREATE TABLE users (id INTEGER)")
         .unwrap();
     assert!(matches!(
-        Store::open(foreign.to_str().unwrap()),
+        Store::open(foreign.to_str().unwrap(), Service::KinesisDataStreams),
         Err(Error::StoreCorrupt { .. })
     ));
 
@@ -383,20 +384,20 @@ fn refuses_files_that_are_not_stores() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     assert!(matches!(
-        Store::open(newer.to_str().unwrap()),
+        Store::open(newer.to_str().unwrap(), Service::KinesisDataStreams),
         Err(Error::StoreTooNew { found: 99, .. })
     ));
 
     // Moving aside keeps the bad file and frees the path.
     let moved = move_aside(garbage.to_str().unwrap()).unwrap();
     assert_eq!(std::fs::read(&moved).unwrap(), vec![0x42; 8192]);
-    assert!(Store::open(garbage.to_str().unwrap()).is_ok());
+    assert!(Store::open(garbage.to_str().unwrap(), Service::KinesisDataStreams).is_ok());
 }
 
 #[test]
 fn a_second_opener_is_refused() {
     let (dir, _store) = open();
-    match Store::open(&path(&dir)) {
+    match Store::open(&path(&dir), Service::KinesisDataStreams) {
         Err(error @ Error::StoreLocked { .. }) => assert!(error.to_string().contains("in use by another recorder")),
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
@@ -407,7 +408,7 @@ fn close_releases_the_file() {
     let (dir, mut store) = open();
     store.insert(&[record("a", b"1", 1)], None, 0).unwrap();
     store.close();
-    let reopened = Store::open(&path(&dir)).unwrap();
+    let reopened = Store::open(&path(&dir), Service::KinesisDataStreams).unwrap();
     assert_eq!(reopened.pending_records(), 1);
 }
 
@@ -462,12 +463,12 @@ fn an_older_store_switches_to_incremental_vacuum_once_it_holds_little() {
     let file = path(&dir);
     {
         // A store as earlier builds made it: no auto_vacuum.
-        let mut store = Store::open(&file).unwrap();
+        let mut store = Store::open(&file, Service::KinesisDataStreams).unwrap();
         store.conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
         assert_eq!(auto_vacuum(&store), 0);
         store.insert(&sized("a", 3_000, 1_000), None, 0).unwrap();
     }
-    let mut store = Store::open(&file).unwrap();
+    let mut store = Store::open(&file, Service::KinesisDataStreams).unwrap();
     // Holding 3 MB: compacting does not rewrite the file.
     store.compact(COMPACTION_CHUNK).unwrap();
     assert_eq!(auto_vacuum(&store), 0);
@@ -512,4 +513,104 @@ fn settling_keeps_delivered_rows_within_their_budget() {
         peak <= 100_000 + 2 * 500 * 1_002,
         "{peak} bytes of delivered rows waited"
     );
+}
+
+#[test]
+fn a_store_belongs_to_the_service_that_created_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path(&dir);
+    let mut store = Store::open(&path, Service::Firehose).unwrap();
+    store.insert(&[record("d", b"1", 1)], None, 0).unwrap();
+    drop(store);
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::Firehose));
+    let before = std::fs::read(&path).unwrap();
+    match Store::open(&path, Service::KinesisDataStreams) {
+        Err(error @ Error::StoreOfOtherService { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("Firehose") && message.contains("Kinesis Data Streams"),
+                "{message}"
+            );
+            assert!(message.contains(&path), "{message}");
+        }
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the refused open changed the file"
+    );
+    let store = Store::open(&path, Service::Firehose).unwrap();
+    assert_eq!(store.pending_records(), 1);
+}
+
+#[test]
+fn reading_the_service_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path(&dir);
+    assert_eq!(stored_service(&path).unwrap(), None);
+    assert!(!std::path::Path::new(&path).exists(), "reading created the file");
+    // A store in use cannot be read (its owner holds the lock).
+    let store = Store::open(&path, Service::KinesisDataStreams).unwrap();
+    assert!(matches!(stored_service(&path), Err(Error::StoreLocked { .. })));
+    drop(store);
+    let before = std::fs::read(&path).unwrap();
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::KinesisDataStreams));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// Stores of schema version 2, before the service was kept, were all made for
+/// Kinesis Data Streams.
+#[test]
+fn stores_from_before_the_service_was_kept_are_kinesis_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db").to_str().unwrap().to_owned();
+    {
+        let conn = Connection::open(&path).unwrap();
+        for migration in &schema::MIGRATIONS[..2] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO streams (name, pending_records, pending_bytes) VALUES ('s', 1, 3);
+             INSERT INTO records (id, stream_id, partition_key, data, size, created_at) VALUES (1, 1, 'pk', x'01', 3, 0);",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+    }
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::KinesisDataStreams));
+    assert!(matches!(
+        Store::open(&path, Service::Firehose),
+        Err(Error::StoreOfOtherService {
+            found: Service::KinesisDataStreams,
+            ..
+        })
+    ));
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2, "the refused store was upgraded");
+    let store = Store::open(&path, Service::KinesisDataStreams).unwrap();
+    assert_eq!(store.pending_records(), 1);
+    drop(store);
+    assert_eq!(stored_service(&path).unwrap(), Some(Service::KinesisDataStreams));
+}
+
+#[test]
+fn a_store_of_an_unknown_service_is_refused() {
+    let (dir, store) = open();
+    drop(store);
+    Connection::open(path(&dir))
+        .unwrap()
+        .pragma_update(None, "application_id", 42)
+        .unwrap();
+    for result in [
+        Store::open(&path(&dir), Service::KinesisDataStreams).map(|_| ()),
+        stored_service(&path(&dir)).map(|_| ()),
+    ] {
+        assert!(
+            matches!(&result, Err(Error::StoreCorrupt { detail, .. }) if detail.contains("42")),
+            "{result:?}"
+        );
+    }
 }

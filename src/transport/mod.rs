@@ -31,10 +31,11 @@ use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 use wire::Api;
 
-/// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
+/// Largest response body read; an answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// One service API (Kinesis PutRecords today) over HTTPS, signed.
+/// One service's batch API (Kinesis PutRecords or Firehose PutRecordBatch)
+/// over HTTPS, signed.
 pub(crate) struct Transport {
     client: reqwest::Client,
     url: reqwest::Url,
