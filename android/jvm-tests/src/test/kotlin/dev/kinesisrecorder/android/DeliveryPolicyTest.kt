@@ -20,6 +20,7 @@ class DeliveryPolicyTest {
         recordsRemaining = remaining,
         requests = 1uL,
         networkUnavailable = networkUnavailable,
+        deadlineReached = false,
         errors = errors.map { StreamError("s-$it", it, null, "failed: $it") },
     )
 
