@@ -172,9 +172,7 @@ fn decode_put_record_batch(body: &[u8]) -> Result<Vec<EntryResult>, String> {
 fn decode_json_batch(body: &[u8], api: &str, field: &str) -> Result<Vec<EntryResult>, String> {
     let output: BatchOutput<'_> =
         serde_json::from_slice(body).map_err(|e| format!("{api} response is not valid JSON: {e}"))?;
-    let entries = output
-        .records
-        .ok_or_else(|| format!("{api} response has no {field}"))?;
+    let entries = output.records.ok_or_else(|| format!("{api} response has no {field}"))?;
     entries
         .into_iter()
         .map(|entry| entry_result(entry.error_code, entry.error_message, entry.sequence_number.is_some()))
