@@ -3,6 +3,8 @@ package dev.kinesisrecorder.bench;
 import dev.kinesisrecorder.ffi.KinesisRecorder;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -18,7 +20,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * so the writer commits throughout and the queue never fills. Each call is timed with
  * System.nanoTime (~20-30 ns of the figure is the clock). A call over 1 ms is attributed to the
  * collector when a collection ran during its burst (GarbageCollectorMXBean counts read between
- * bursts). Allocation: the calling thread's allocated bytes (ThreadMXBean) over the timed saves.
+ * bursts), or to the scheduler when the calling thread waited on the run queue during its burst
+ * for at least half the call's time (Linux's /proc/thread-self/schedstat, read between bursts):
+ * on 2 cores the JVM's compiler and collector threads and the recorder's writer take turns with
+ * the caller. The tail is also shown split the way the Rust benchmark splits it: the first call
+ * of a burst (it wakes the parked writer, a system call) against the other 99, and calls in
+ * bursts during which the thread never waited on the run queue. Allocation: the calling thread's
+ * allocated bytes (ThreadMXBean) over the timed saves.
  *
  * Usage: SaveLatency [--quick]. Prints a table; exits 1 only if a save allocates more than 256
  * bytes on the Java heap (the issue's bound; not a timing), never on a timing.
@@ -36,8 +44,9 @@ public final class SaveLatency {
         void run() throws Exception;
     }
 
-    record Run(String name, long[] samples, long overOneMs, long overOneMsDuringGc, double bytesPerSave,
-               long gcCount, long gcMillis) {}
+    record Run(String name, long[] samples, long overOneMs, long overOneMsDuringGc, long overOneMsQueued,
+               double bytesPerSave, long gcCount, long gcMillis, long[] firstOfBurst, long[] restOfBurst,
+               long[] unqueuedBursts, int bursts, int unqueued) {}
 
     public static void main(String[] args) throws Exception {
         boolean quick = Arrays.asList(args).contains("--quick");
@@ -79,13 +88,16 @@ public final class SaveLatency {
         }
         betweenBursts.run();
         long[] samples = new long[timed];
-        boolean[] gcInBurst = new boolean[timed / BURST + 1];
+        int bursts = (timed + BURST - 1) / BURST;
+        boolean[] gcInBurst = new boolean[bursts];
+        long[] queuedInBurst = new long[bursts];
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long gcCountBefore = gcCount();
         long gcMillisBefore = gcMillis();
         long allocated = 0;
         for (int burst = 0; burst * BURST < timed; burst++) {
             long gcBefore = gcCount();
+            long queuedBefore = runQueueNanos();
             long bytesBefore = threads.getCurrentThreadAllocatedBytes();
             int end = Math.min(timed, (burst + 1) * BURST);
             for (int i = burst * BURST; i < end; i++) {
@@ -94,21 +106,42 @@ public final class SaveLatency {
                 samples[i] = System.nanoTime() - start;
             }
             allocated += threads.getCurrentThreadAllocatedBytes() - bytesBefore;
+            queuedInBurst[burst] = queuedBefore < 0 ? -1 : runQueueNanos() - queuedBefore;
             gcInBurst[burst] = gcCount() != gcBefore;
             betweenBursts.run();
             Thread.sleep(PAUSE_MS);
         }
         long over = 0;
         long overDuringGc = 0;
+        long overQueued = 0;
+        long[] first = new long[bursts];
+        long[] rest = new long[timed - bursts];
+        long[] unqueued = new long[timed];
+        int restCount = 0;
+        int unqueuedCount = 0;
+        int unqueuedBursts = 0;
         for (int i = 0; i < timed; i++) {
+            int burst = i / BURST;
             if (samples[i] > 1_000_000) {
                 over++;
-                if (gcInBurst[i / BURST]) overDuringGc++;
+                if (gcInBurst[burst]) overDuringGc++;
+                else if (queuedInBurst[burst] >= samples[i] / 2) overQueued++;
+            }
+            if (i % BURST == 0) first[burst] = samples[i];
+            else rest[restCount++] = samples[i];
+            if (queuedInBurst[burst] == 0) {
+                unqueued[unqueuedCount++] = samples[i];
+                if (i % BURST == 0) unqueuedBursts++;
             }
         }
         Arrays.sort(samples);
-        return new Run(name, samples, over, overDuringGc, (double) allocated / timed,
-                gcCount() - gcCountBefore, gcMillis() - gcMillisBefore);
+        Arrays.sort(first);
+        Arrays.sort(rest, 0, restCount);
+        long[] unqueuedSamples = Arrays.copyOf(unqueued, unqueuedCount);
+        Arrays.sort(unqueuedSamples);
+        return new Run(name, samples, over, overDuringGc, overQueued, (double) allocated / timed,
+                gcCount() - gcCountBefore, gcMillis() - gcMillisBefore, first, Arrays.copyOf(rest, restCount),
+                unqueuedSamples, bursts, unqueuedBursts);
     }
 
     /** The time of 1,000 calls back to back, `loops` times (each after a flush and a pause). */
@@ -126,6 +159,18 @@ public final class SaveLatency {
         return times;
     }
 
+    /** Nanoseconds this thread has waited on the run queue (Linux schedstat), or -1 elsewhere. */
+    static long runQueueNanos() {
+        try {
+            String[] fields = Files.readString(SCHEDSTAT).trim().split(" ");
+            return Long.parseLong(fields[1]);
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    static final Path SCHEDSTAT = Path.of("/proc/thread-self/schedstat");
+
     static long gcCount() {
         long count = 0;
         for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) count += gc.getCollectionCount();
@@ -139,6 +184,7 @@ public final class SaveLatency {
     }
 
     static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) return 0;
         return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
     }
 
@@ -152,7 +198,7 @@ public final class SaveLatency {
                         + " with %d ms pauses; 100-byte payloads, 32-character keys; %s%n",
                 quick ? "quick" : "full", warmup, timed, BURST, PAUSE_MS, Runtime.version());
         System.out.printf("%n| %-40s | %9s | %9s | %9s | %9s | %9s | %-24s | %10s | %-12s |%n",
-                "call", "p50", "p90", "p99", "p99.9", "max", "calls > 1 ms (during GC)", "B/call", "GCs (ms)");
+                "call", "p50", "p90", "p99", "p99.9", "max", "calls > 1 ms (GC, queued)", "B/call", "GCs (ms)");
         System.out.println("|" + "-".repeat(42) + "|" + "-----------|".repeat(5) + "-".repeat(26) + "|" + "-".repeat(12)
                 + "|" + "-".repeat(14) + "|");
         for (Run run : runs) {
@@ -160,8 +206,20 @@ public final class SaveLatency {
             System.out.printf(Locale.ROOT, "| %-40s | %9s | %9s | %9s | %9s | %9s | %-24s | %10.1f | %-12s |%n",
                     run.name(), micros(percentile(s, 0.50)), micros(percentile(s, 0.90)), micros(percentile(s, 0.99)),
                     micros(percentile(s, 0.999)), micros(s[s.length - 1]),
-                    run.overOneMs() + " (" + run.overOneMsDuringGc() + ")", run.bytesPerSave(),
+                    run.overOneMs() + " (" + run.overOneMsDuringGc() + ", " + run.overOneMsQueued() + ")",
+                    run.bytesPerSave(),
                     run.gcCount() + " (" + run.gcMillis() + ")");
+        }
+        System.out.println();
+        for (Run run : runs) {
+            System.out.printf(Locale.ROOT, "- %s: first call of each burst p50 %s, p99 %s; the other %d p50 %s, p99 %s,"
+                            + " p99.9 %s; the %d of %d bursts in which the thread never waited on the run queue:"
+                            + " p99 %s, p99.9 %s, max %s%n",
+                    run.name(), micros(percentile(run.firstOfBurst(), 0.5)), micros(percentile(run.firstOfBurst(), 0.99)),
+                    BURST - 1, micros(percentile(run.restOfBurst(), 0.5)), micros(percentile(run.restOfBurst(), 0.99)),
+                    micros(percentile(run.restOfBurst(), 0.999)), run.unqueued(), run.bursts(),
+                    micros(percentile(run.unqueuedBursts(), 0.99)), micros(percentile(run.unqueuedBursts(), 0.999)),
+                    micros(percentile(run.unqueuedBursts(), 1.0)));
         }
         double ratio = (double) percentile(runs.get(1).samples(), 0.50) / Math.max(1, percentile(runs.get(0).samples(), 0.50));
         System.out.printf(Locale.ROOT, "%nsaveRecord p50 / baseline p50: %.1fx%n", ratio);
