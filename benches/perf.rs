@@ -3,7 +3,9 @@
 //! the same run, the ratio, the target and whether it is met.
 //!
 //!     cargo bench --bench perf               # full sizes (a few minutes on 2 cores)
-//!     cargo bench --bench perf -- --quick    # CI smoke sizes (seconds)
+//!     cargo bench --bench perf -- --quick    # smoke sizes (seconds)
+//!     cargo test --all-features --bench perf -- --quick
+//!                                            # CI: the smoke run on the test build
 //!
 //! Options: `--quick`; `--build-cdylib` (row 11: run the release-mobile
 //! cdylib build first instead of only reading the file). Profiling aid:
@@ -1559,6 +1561,10 @@ fn main() {
         if quick { " -- --quick" } else { "" },
         args[1..].join(" ")
     );
+    if cfg!(debug_assertions) {
+        // CI's smoke run (`cargo test --bench perf -- --quick`) reuses the test build.
+        println!("build:   unoptimised (test profile): a functional run; the figures mean nothing");
+    }
     println!("records: {PAYLOAD_BYTES}-byte payloads, {KEY_CHARS}-character partition keys, one stream\n");
 
     let total = Instant::now();

@@ -17,6 +17,9 @@
 #   PROFILE          cargo profile of the library (default: release; --debug = dev)
 #   CARGO            cargo command (default: cargo)
 #   SKIP_CARGO_BUILD=1  use the library and bindgen already in target/ (no cargo build)
+#   CARGO_BUILD_ARGS extra arguments of both cargo builds; tests/run.sh passes
+#                    "--all-features --tests" with PROFILE=dev, the build `cargo test
+#                    --all-features` just made: nothing is compiled again
 #
 # The names come from uniffi.toml at the repository root: in library mode
 # uniffi-bindgen 0.32 reads the crate's own uniffi.toml (found through
@@ -52,6 +55,7 @@ case "$(uname -s)" in
 esac
 
 cargo="${CARGO:-cargo}"
+read -r -a build_args <<< "${CARGO_BUILD_ARGS:-}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 lib="$target_dir/$profile_dir/libkinesis_recorder.$lib_ext"
 bindgen="$target_dir/$profile_dir/uniffi-bindgen"
@@ -62,10 +66,10 @@ if [ "${SKIP_CARGO_BUILD:-0}" != 1 ]; then
   # The bindgen binary first, the library last: building the binary also
   # builds (and copies to target/<profile>/) the library with the `bindgen`
   # feature; the final `--lib` build puts the plain library back in place.
-  log "cargo build --profile $profile --features bindgen --bin uniffi-bindgen"
-  "$cargo" build --profile "$profile" --features bindgen --bin uniffi-bindgen
-  log "cargo build --profile $profile --lib"
-  "$cargo" build --profile "$profile" --lib
+  log "cargo build --profile $profile ${build_args[*]} --features bindgen --bin uniffi-bindgen"
+  "$cargo" build --profile "$profile" "${build_args[@]}" --features bindgen --bin uniffi-bindgen
+  log "cargo build --profile $profile ${build_args[*]} --lib"
+  "$cargo" build --profile "$profile" "${build_args[@]}" --lib
 fi
 for f in "$lib" "$bindgen"; do
   [ -f "$f" ] || { echo "generate.sh: missing $f (run without SKIP_CARGO_BUILD)" >&2; exit 1; }

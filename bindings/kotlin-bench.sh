@@ -16,14 +16,15 @@
 #
 # Needs the native library and the generated bindings (bindings/generate.sh kotlin), Java 17 +
 # Maven with JMH prefetched (.ci/install-maven.sh). Environment: MVN_ARGS, SKIP_INSTALL=1,
-# CARGO_TARGET_DIR, JMH_ARGS (extra JMH options, e.g. "-p" or a benchmark regexp).
+# CARGO_TARGET_DIR, NATIVE_LIB_DIR (the library's folder; default target/release: measure the
+# release build), JMH_ARGS (extra JMH options, e.g. "-p" or a benchmark regexp).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$repo"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 generated="$target_dir/bindings/kotlin"
-native_dir="$target_dir/release"
+native_dir="${NATIVE_LIB_DIR:-$target_dir/release}"
 read -r -a mvn_args <<< "${MVN_ARGS:-}"
 read -r -a jmh_extra <<< "${JMH_ARGS:-}"
 quick=0

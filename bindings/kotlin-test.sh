@@ -19,14 +19,21 @@
 # (.ci/install-maven.sh), node + tests/servers/node_modules (.ci/install-servers.sh).
 #
 # Environment: MVN_ARGS (extra Maven flags, e.g. "-o"), SKIP_GENERATE=1 (reuse
-# target/bindings/kotlin and the built library), SKIP_BENCH=1, SKIP_ANDROID=1, CARGO_TARGET_DIR.
+# target/bindings/kotlin and the built library), SKIP_BENCH=1, SKIP_ANDROID=1, CARGO_TARGET_DIR,
+# PROFILE, CARGO_BUILD_ARGS (passed to generate.sh; tests/run.sh loads the library its
+# `cargo test --all-features` built).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$repo"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 generated="$target_dir/bindings/kotlin"
-native_dir="$target_dir/release"
+# The library of the cargo profile generate.sh builds (PROFILE: release by default; dev = debug/).
+case "${PROFILE:-release}" in
+  dev|debug) native_dir="$target_dir/debug" ;;
+  *) native_dir="$target_dir/${PROFILE:-release}" ;;
+esac
+export NATIVE_LIB_DIR="$native_dir"
 read -r -a mvn_args <<< "${MVN_ARGS:-}"
 start=$SECONDS
 

@@ -20,8 +20,9 @@ fi
 passed=0
 failed=0
 failures=()
+timings=()
 step() {
-  local name="$1"
+  local name="$1" began=$SECONDS
   shift
   printf '\n==> %s\n' "$name"
   if "$@"; then
@@ -30,14 +31,23 @@ step() {
     failed=$((failed + 1))
     failures+=("$name")
   fi
+  timings+=("$(printf '%5d s  %s' $((SECONDS - began)) "$name")")
 }
 
 step "cargo test (unit + integration)" cargo test --locked --all-features
+# The steps below reuse that build (target/debug, every feature): the benchmark's smoke run, and
+# the library and uniffi-bindgen binary the Kotlin and Swift suites load (generate.sh's cargo
+# builds with the same arguments find everything fresh). A release build of the library would
+# cost CI ~8 minutes more and test the same code; the release-mobile build below checks the
+# shipped profile's size.
+test_build=(PROFILE=dev CARGO_BUILD_ARGS="--locked --all-features --tests")
 
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   # Quick mode only: it checks that the benchmark runs and its functional
-  # checks hold; it asserts no timing.
-  step "benchmark (quick)" cargo bench --locked --bench perf -- --quick
+  # checks hold; it asserts no timing. Built in the test profile with the
+  # build above (a release build of everything would add ~10 min to CI); the
+  # figures in README come from `cargo bench --bench perf`.
+  step "benchmark (quick, test profile)" cargo test --locked --all-features --bench perf -- --quick
 fi
 
 if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
@@ -49,11 +59,11 @@ if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
 fi
 
 if [[ "${SKIP_KOTLIN:-0}" != 1 ]]; then
-  step "Kotlin bindings on the JVM + Android compile check" bash bindings/kotlin-test.sh
+  step "Kotlin bindings on the JVM + Android compile check" env "${test_build[@]}" bash bindings/kotlin-test.sh
 fi
 
 if [[ "${SKIP_SWIFT:-0}" != 1 ]]; then
-  step "Swift bindings on Linux" bash bindings/swift-test.sh
+  step "Swift bindings on Linux" env "${test_build[@]}" bash bindings/swift-test.sh --debug
 fi
 
 step "mobile library within 4 MiB (stripped release-mobile)" bash tests/size-check.sh
@@ -68,6 +78,7 @@ fi
 
 echo
 echo "tests/run.sh: $((SECONDS - start)) s"
+printf '%s\n' "${timings[@]+"${timings[@]}"}"
 for name in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $name"; done
 echo "suites: $passed passed, $failed failed"
 [[ "$failed" == 0 ]]
