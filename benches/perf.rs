@@ -1434,7 +1434,7 @@ fn finish_background(report: &mut Report, sizes: Sizes, bg: Background) {
 /// it first only with `--build-cdylib` (CI builds it in its own step, if at
 /// all: the bench never compiles implicitly).
 fn row_cdylib(report: &mut Report, build: bool) {
-    const BUILD: &str = "cargo build --profile release-mobile --lib --no-default-features --features ffi";
+    const BUILD: &str = "cargo build --profile release-mobile --lib --no-default-features --features mobile";
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -70,8 +70,8 @@ fi
 
 for t in "${targets[@]}"; do
   log "cargo build --profile $profile --target $t"
-  # Only the FFI feature: the CLI's dependencies stay out of the app.
-  cargo build --profile "$profile" --lib --no-default-features --features ffi --target "$t"
+  # The mobile feature (the FFI, no trace-level logging): the CLI's dependencies stay out of the app.
+  cargo build --profile "$profile" --lib --no-default-features --features mobile --target "$t"
 done
 slice() { echo "$target_dir/$1/$profile/$lib"; }
 

@@ -5,7 +5,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 budget=$((4 * 1024 * 1024))
-cargo build --locked --profile release-mobile --no-default-features --features ffi --lib
+# The mobile feature compiles `trace!` events out (Cargo.toml): the crate's own
+# events must stay at debug or above to reach the app's log sink.
+if grep -rnE '\btrace!' src; then
+  echo "size-check: trace! in src/ would be compiled out of the mobile library; log at debug" >&2
+  exit 1
+fi
+cargo build --locked --profile release-mobile --no-default-features --features mobile --lib
 lib=target/release-mobile/libkinesis_recorder.so
 size=$(stat -c %s "$lib")
 echo "size-check: $lib is $size bytes; budget $budget, margin $((budget - size))"

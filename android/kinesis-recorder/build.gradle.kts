@@ -88,7 +88,7 @@ dependencies {
 
 /**
  * cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o android/kinesis-recorder/src/main/jniLibs \
- *   build --profile release-mobile --lib --no-default-features --features ffi
+ *   build --profile release-mobile --lib --no-default-features --features mobile
  *
  * Needs `cargo install cargo-ndk`, `rustup target add aarch64-linux-android armv7-linux-androideabi
  * x86_64-linux-android`, and an NDK (SDK Manager > SDK Tools > NDK); cargo-ndk finds it through
@@ -103,7 +103,7 @@ val cargoNdk by tasks.registering(Exec::class) {
     commandLine(
         listOf("cargo", "ndk") + targets + listOf(
             "-o", jniLibsDir.path,
-            "build", "--profile", "release-mobile", "--lib", "--no-default-features", "--features", "ffi",
+            "build", "--profile", "release-mobile", "--lib", "--no-default-features", "--features", "mobile",
         ),
     )
     // cargo-ndk also looks for the NDK under ANDROID_HOME/ndk when ANDROID_NDK_HOME is not set.

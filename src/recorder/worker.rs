@@ -15,12 +15,13 @@
 //! is in flight. Delivered rows are deleted afterwards (`Store::compact`), a
 //! chunk at a time, whenever nothing else is waiting.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinHandle};
 
@@ -796,8 +797,14 @@ fn read_result(read: Result<crate::error::Result<Batch>, JoinError>) -> crate::e
     })
 }
 
+/// A fraction drawn uniformly from [0, 1) that spreads the retries of many
+/// devices apart. Spread, not secrecy: SipHash keyed by a fresh `RandomState`,
+/// whose keys std draws from the OS once per thread and steps for each new
+/// state, so every call and every device draws another value.
 fn jitter() -> f64 {
-    rand::rng().random::<f64>()
+    let bits = RandomState::new().build_hasher().finish();
+    // The top 53 bits, all an f64 mantissa holds.
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// How long automatic submission of `stream` waits, as the stats show it.
@@ -807,4 +814,25 @@ pub(crate) fn retry_in(states: &HashMap<String, StreamState>, stream: &str, now:
         .and_then(|s| s.hold)
         .and_then(|hold| hold.until.checked_duration_since(now))
         .filter(|d| !d.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_uniform_in_the_unit_interval() {
+        let draws: Vec<f64> = (0..10_000).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
+        // Each tenth of the interval gets its share (1,000 expected; a
+        // constant or a narrow generator fails).
+        for tenth in 0..10 {
+            let hits = draws.iter().filter(|j| (**j * 10.0) as usize == tenth).count();
+            assert!((800..1200).contains(&hits), "tenth {tenth}: {hits} of 10,000");
+        }
+        let mut distinct = draws.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert_eq!(distinct.len(), draws.len(), "no value drawn twice");
+    }
 }
