@@ -37,6 +37,9 @@ pub(crate) enum Error {
     #[error("the store at {path} was written by a newer version (schema {found}, this build knows up to {supported})")]
     StoreTooNew { path: String, found: i64, supported: i64 },
 
+    #[error("the SQLite library linked into this app is {found}; the record store needs {required} or newer")]
+    SqliteTooOld { found: String, required: String },
+
     #[error("I/O error while {context}: {source}")]
     Io {
         context: &'static str,
@@ -111,6 +114,7 @@ impl From<Error> for RecorderError {
             | Error::StoreCorrupt { .. }
             | Error::StoreLocked { .. }
             | Error::StoreTooNew { .. }
+            | Error::SqliteTooOld { .. }
             | Error::Io { .. } => RecorderError::StorageFailure { reason },
             Error::Network(_) => RecorderError::Network { reason },
             Error::ShutDown => RecorderError::ShutDown,

@@ -34,6 +34,16 @@ step() {
 
 step "cargo test (unit + integration)" cargo test --locked --all-features
 
+# The build Apple platforms get: SQLite from the system (here Debian's libsqlite3, .ci/install-sqlite.sh)
+# instead of compiled in (`bundled-sqlite` off), and no bundled roots, as in the mobile libraries.
+# The suites where SQLite's behaviour matters: the unit tests (store, schema upgrades, bad files,
+# locking, the SQLite version check), disk full and bad files, concurrent use and a second
+# process, crash durability under SIGKILL, end to end against kinesalite, scripted deliveries. Not
+# rerun: transport-only suites (faults, throttling, fuzz inputs, kinesis-mock) and security (TLS).
+step "cargo test with the system SQLite (as on Apple platforms)" cargo test --locked \
+  --no-default-features --features cli,http2 --lib --test storage_faults --test concurrency \
+  --test crash_loop --test kinesalite --test delivery
+
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   # Quick mode only: it checks that the benchmark runs and its functional
   # checks hold; it asserts no timing.

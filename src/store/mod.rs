@@ -153,6 +153,7 @@ impl Store {
     /// store of this library, or is locked by another process, is an error;
     /// nothing is ever wiped silently. See [`move_aside`] to recover.
     pub fn open(path: &str) -> Result<Store> {
+        schema::check_sqlite_version(rusqlite::version_number())?;
         create_private_file(path)?;
         // A damaged header must not reach SQLite: it would delete the `-wal`,
         // which may hold the latest commits, before the app can move it aside.
