@@ -33,6 +33,27 @@ pub enum WireFormat {
     Cbor,
 }
 
+/// Which certificates the recorder trusts for `https://` endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum TlsRoots {
+    /// The device's own trust store and verifier, as the platform's browser
+    /// and HTTP stack use them: certificates installed by the user or by
+    /// device management (MDM), corporate TLS inspection, Android's Network
+    /// Security Config, revocations the OS knows of. Apple: Security.framework;
+    /// Android: the platform's TrustManager (needs the app's Context, given by
+    /// the Android library); Linux: the system CA bundle, or `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` when set.
+    #[default]
+    Platform,
+    /// Mozilla's root certificates compiled into the library, whatever the
+    /// device trusts: for devices without a CA bundle, or to ignore
+    /// certificates added to the device. Needs the `bundled-roots` feature
+    /// (default in the crate and the CLI; not in the Android and iOS
+    /// libraries, where it is refused with `InvalidInput`).
+    Bundled,
+}
+
 /// The recorder's settings. Start from [`RecorderConfig::new`] and change what
 /// you need; [`RecorderConfig::validate`] says what is wrong with a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +107,8 @@ pub struct RecorderConfig {
     pub request_timeout: Duration,
     /// Wire encoding of requests.
     pub wire_format: WireFormat,
+    /// Certificates trusted for `https://` endpoints.
+    pub tls_roots: TlsRoots,
 }
 
 /// Hard limits of the Kinesis service that no configuration may exceed.
@@ -118,6 +141,7 @@ impl RecorderConfig {
             max_queued_bytes: 8 * MIB,
             request_timeout: Duration::from_secs(15),
             wire_format: WireFormat::Json,
+            tls_roots: TlsRoots::Platform,
         }
     }
 
@@ -191,6 +215,7 @@ impl RecorderConfig {
             return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
         }
         crate::transport::endpoint::validate_region(&self.region)?;
+        crate::transport::check_tls_roots(self.tls_roots)?;
         Ok(())
     }
 }

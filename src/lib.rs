@@ -34,7 +34,7 @@ mod transport;
 #[cfg(feature = "ffi")]
 mod ffi;
 
-pub use config::{RecorderConfig, WhenFull, WireFormat, KIB, MIB};
+pub use config::{RecorderConfig, TlsRoots, WhenFull, WireFormat, KIB, MIB};
 pub use error::{DropReason, RecorderError};
 pub use recorder::{
     FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,

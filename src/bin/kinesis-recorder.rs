@@ -12,7 +12,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kinesis_recorder::{
     AwsCredentials, CredentialsProvider, Recorder, RecorderConfig, RecorderError, RecorderEvent, RecorderListener,
-    RecorderStats, SubmitReport, WhenFull,
+    RecorderStats, SubmitReport, TlsRoots, WhenFull,
 };
 
 #[derive(Parser)]
@@ -114,6 +114,16 @@ struct Endpoint {
     /// [env: AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
+    /// Certificates trusted for https: the system's (its CA bundle, or
+    /// SSL_CERT_FILE / SSL_CERT_DIR), or Mozilla's roots built into the tool.
+    #[arg(long, value_enum, default_value_t = TlsRootsArg::Platform)]
+    tls_roots: TlsRootsArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TlsRootsArg {
+    Platform,
+    Bundled,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -306,6 +316,10 @@ fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, Recor
             .clone()
             .or_else(|| env("AWS_ENDPOINT_URL_KINESIS"))
             .or_else(|| env("AWS_ENDPOINT_URL"));
+        config.tls_roots = match endpoint.tls_roots {
+            TlsRootsArg::Platform => TlsRoots::Platform,
+            TlsRootsArg::Bundled => TlsRoots::Bundled,
+        };
     }
     Ok(config)
 }

@@ -5,12 +5,14 @@
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
+//! - [`tls`]: which certificates are trusted (the platform's verifier or bundled roots).
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 
 mod cbor;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;
+mod tls;
 pub(crate) mod wire;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use crate::error::Result;
 use crate::store::StoredRecord;
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
+pub(crate) use tls::check_available as check_tls_roots;
 use wire::Api;
 
 /// The service's answer for one record of a batch.
@@ -61,14 +64,19 @@ pub(crate) struct Transport {
 impl Transport {
     pub fn new(config: &RecorderConfig, api: &'static Api, provider: Arc<dyn CredentialsProvider>) -> Result<Self> {
         let url = endpoint::resolve(&config.region, config.endpoint.as_deref(), api.endpoint_prefix)?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(std::time::Duration::from_secs(10)))
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")));
+        // Plain http:// (loopback only) trusts nothing, so it needs no certificates.
+        if url.scheme() == "https" {
+            builder = builder.use_preconfigured_tls(tls::client_config(config.tls_roots)?);
+        }
+        let client = builder
             .build()
             .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
