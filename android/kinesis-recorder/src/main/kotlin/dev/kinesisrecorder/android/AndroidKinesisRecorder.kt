@@ -144,6 +144,7 @@ object KinesisRecorderAndroid {
         configure: RecorderConfig.() -> Unit = {},
     ): AndroidKinesisRecorder {
         databaseFile.parentFile?.mkdirs()
+        PlatformTrust.initialize(context)
         val recorder = KinesisRecorder(recorderConfig(databaseFile.path, region, configure), credentials)
         return try {
             AndroidKinesisRecorder(context, recorder, options)
