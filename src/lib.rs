@@ -21,10 +21,12 @@
 //!
 //! Layers, one folder each: [`store`] (SQLite only), [`policy`] (pure
 //! decisions), [`transport`] (HTTP + SigV4), [`recorder`] (threads and
-//! triggers), and `ffi` (the UniFFI surface).
+//! triggers), and `ffi` (the UniFFI surface); [`set_log_sink`] forwards the
+//! recorder's log to the app.
 
 mod config;
 mod error;
+mod logging;
 mod policy;
 mod record;
 mod recorder;
@@ -36,6 +38,7 @@ mod ffi;
 
 pub use config::{RecorderConfig, TlsRoots, WhenFull, WireFormat, KIB, MIB};
 pub use error::{DropReason, RecorderError};
+pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use recorder::{
     FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,
     SubmitReport,
