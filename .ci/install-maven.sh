@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure Java 17 + Maven are there and prefetches into the local Maven repository
 # (~/.m2 unless -Dmaven.repo.local=DIR is passed) everything that
-#   bindings/kotlin/pom.xml          (Kotlin/JVM bindings + JUnit 5 tests)
-#   android/compile-check/pom.xml    (Android compile check against android-all)
+#   bindings/kotlin/pom.xml          (Kotlin/JVM bindings + JUnit 5 tests, installed as a jar)
+#   bindings/kotlin-bench/pom.xml    (JMH benchmark of the save path)
+#   android/pom.xml                  (Android compile check against android-all, and
+#                                     android/jvm-tests: Robolectric 4.16 with the instrumented
+#                                     Android 15 it runs offline, about 200 MB; ProGuard)
 # need, so later builds also work offline (mvn -o).
 #
 # dependency:go-offline alone is not enough: it skips surefire's JUnit Platform provider
@@ -42,7 +45,7 @@ start=$SECONDS
 
 echo "install-maven: dependency:go-offline" >&2
 mvnq -f "$ROOT/bindings/kotlin/pom.xml" dependency:go-offline
-mvnq -f "$ROOT/android/compile-check/pom.xml" dependency:go-offline
+mvnq -f "$ROOT/android/pom.xml" dependency:go-offline
 
 SCRATCH="$(mktemp -d /tmp/kinesis-recorder-m2-prefetch.XXXXXX)"
 trap 'rm -rf "$SCRATCH"' EXIT
@@ -50,7 +53,9 @@ trap 'rm -rf "$SCRATCH"' EXIT
 # JVM bindings: one generated-style file, one hand-written file, one JUnit 5 test.
 K="$SCRATCH/bindings/kotlin"
 mkdir -p "$K/src/main/kotlin/prefetch" "$K/src/test/kotlin/prefetch" "$K/gen/prefetch/ffi"
-cp "$ROOT/bindings/kotlin/pom.xml" "$K/pom.xml"
+# Installed (as the real build is, for the benchmark) under a name of its own.
+sed 's|<artifactId>kinesis-recorder-kotlin</artifactId>|<artifactId>kinesis-recorder-kotlin-prefetch</artifactId>|' \
+  "$ROOT/bindings/kotlin/pom.xml" > "$K/pom.xml"
 cat > "$K/gen/prefetch/ffi/LibC.kt" <<'KT'
 package prefetch.ffi
 import com.sun.jna.Library
@@ -74,10 +79,29 @@ class PidTest {
 }
 KT
 
-# Android compile check: one class using the framework, coroutines-android and JNA.
+# Android: the compile check (one class using the framework, coroutines-android and JNA) and
+# jvm-tests (one class, one JUnit 4 test: the surefire-junit4 provider, the .aar unpacking).
 A="$SCRATCH/android"
-mkdir -p "$A/compile-check" "$A/kinesis-recorder/src/main/kotlin/prefetch"
+mkdir -p "$A/compile-check" "$A/kinesis-recorder/src/main/kotlin/prefetch" \
+  "$A/jvm-tests/src/main/kotlin/prefetch" "$A/jvm-tests/src/test/kotlin/prefetch"
+cp "$ROOT/android/pom.xml" "$A/pom.xml"
 cp "$ROOT/android/compile-check/pom.xml" "$A/compile-check/pom.xml"
+cp "$ROOT/android/jvm-tests/pom.xml" "$A/jvm-tests/pom.xml"
+cat > "$A/jvm-tests/src/main/kotlin/prefetch/Main.kt" <<'KT'
+package prefetch
+fun main() = println(::watch.name)
+KT
+cat > "$A/jvm-tests/src/test/kotlin/prefetch/MainTest.kt" <<'KT'
+package prefetch
+import org.junit.Test
+import kotlin.test.assertTrue
+class MainTest {
+    @Test fun robolectricAndProguardAreThere() {
+        assertTrue(org.robolectric.RobolectricTestRunner::class.java.name.isNotEmpty())
+        assertTrue(proguard.ProGuard::class.java.name.isNotEmpty())
+    }
+}
+KT
 cat > "$A/kinesis-recorder/src/main/kotlin/prefetch/Net.kt" <<'KT'
 package prefetch
 import android.content.Context
@@ -95,16 +119,36 @@ fun watch(context: Context) {
 }
 KT
 
+# Save-path benchmark: one JMH benchmark, without the dependency on the real bindings' jar.
+B="$SCRATCH/bindings/kotlin-bench"
+mkdir -p "$B/src/main/java/prefetch"
+sed '/<!-- bench-subject/,/<!-- \/bench-subject -->/d' "$ROOT/bindings/kotlin-bench/pom.xml" > "$B/pom.xml"
+cat > "$B/src/main/java/prefetch/Offer.java" <<'JAVA'
+package prefetch;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.State;
+@State(Scope.Thread)
+public class Offer {
+    final ConcurrentLinkedQueue<byte[]> queue = new ConcurrentLinkedQueue<>();
+    @Benchmark public void offer() { queue.offer(new byte[1]); queue.poll(); }
+}
+JAVA
+
 build_copies() {
-  mvnq "$@" -f "$K/pom.xml" test -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
-  mvnq "$@" -f "$A/compile-check/pom.xml" compile -Duniffi.generated.dir="$K/gen"
+  mvnq "$@" -f "$K/pom.xml" install -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
+  mvnq "$@" -f "$B/pom.xml" package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \
+    -Dmdep.includeScope=runtime
+  [ -s "$B/target/classes/META-INF/BenchmarkList" ] # JMH's annotation processor ran
+  mvnq "$@" -f "$A/pom.xml" test -Duniffi.generated.dir="$K/gen"
 }
 
 echo "install-maven: building throwaway copies (fetches compiler, test provider)" >&2
 build_copies
 if [ "${VERIFY_OFFLINE:-0}" = 1 ]; then
   echo "install-maven: rebuilding the copies offline" >&2
-  rm -rf "$K/target" "$A/compile-check/target"
+  rm -rf "$K/target" "$B/target" "$A/compile-check/target" "$A/jvm-tests/target"
   build_copies -o
 fi
 mkdir -p "$ROOT/target"

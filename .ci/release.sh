@@ -24,6 +24,8 @@ PLACES=(
   'Cargo.toml|^version = "|"|first'
   'bindings/kotlin/pom.xml|^  <version>|</version>|first'
   'android/compile-check/pom.xml|^  <version>|</version>|first'
+  'android/pom.xml|^  <version>|</version>|first'
+  'android/jvm-tests/pom.xml|^  <version>|</version>|first'
   'android/kinesis-recorder/build.gradle.kts|^version = "|"|first'
   'android/kinesis-recorder/build.gradle.kts|kinesis-recorder-android:|"|all'
   'android/sample/build.gradle.kts|versionName = "|"|all'

@@ -19,11 +19,9 @@
 //! that of a process doing nothing but draining.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kinesis_recorder::{Recorder, RecorderConfig, RecorderError, StaticCredentialsProvider, MIB};
@@ -37,7 +35,7 @@ const MAX_PER_REQUEST: u64 = 500;
 /// Rounds of row 4 (each side once per round); the medians are compared.
 const DRAIN_ROUNDS: usize = 3;
 
-/// The store's INSERT (src/store/mod.rs, `Store::insert`).
+/// The store's INSERT (src/store/saving.rs, `Store::insert`).
 const INSERT_SQL: &str = "INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
@@ -109,14 +107,22 @@ fn now_ms() -> i64 {
 }
 
 // ---------------------------------------------------------------------------
-// The loopback PutRecords server: real HTTP/1.1 with keep-alive, one thread
-// per connection. It parses each request body as PutRecords JSON (counting
-// its Records) and answers a valid PutRecords response with one successful
-// entry per record. The recorder and the SDK talk to the very same code.
+// The loopback PutRecords server: the tests' loopback HTTP/1.1 server
+// (tests/common/loopback.rs) with a handler that parses each request body as
+// PutRecords, JSON or CBOR (tests/common/cbor.rs), counting its Records, and
+// answers a valid PutRecords response with one successful entry per record.
+// The recorder and the SDK talk to the very same code.
+
+#[path = "../tests/common/cbor.rs"]
+mod cbor;
+#[path = "../tests/common/loopback.rs"]
+#[allow(dead_code)] // the fault replies are for the tests
+mod loopback;
+
+use loopback::{HttpRequest, LoopbackServer, Reply};
 
 #[derive(Default)]
 struct ServerStats {
-    connections: AtomicU64,
     requests: AtomicU64,
     put_records: AtomicU64,
     records: AtomicU64,
@@ -151,37 +157,34 @@ impl std::ops::Sub for Snapshot {
     }
 }
 
+/// Answers by (record count, CBOR), each built once.
+type Answers = Mutex<HashMap<(usize, bool), Arc<[u8]>>>;
+
 struct Loopback {
     endpoint: String,
+    server: LoopbackServer,
     stats: Arc<ServerStats>,
 }
 
 impl Loopback {
     fn start() -> Loopback {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let stats = Arc::new(ServerStats::default());
-        let accept_stats = stats.clone();
-        std::thread::Builder::new()
-            .name("bench-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    let Ok(stream) = stream else { continue };
-                    accept_stats.connections.fetch_add(1, Ordering::Relaxed);
-                    let stats = accept_stats.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("bench-conn".into())
-                        .spawn(move || serve_connection(stream, &stats));
-                }
-            })
-            .unwrap();
-        Loopback { endpoint, stats }
+        let answers = Answers::default();
+        let server = {
+            let stats = stats.clone();
+            LoopbackServer::start(move |request| answer(request, &stats, &answers))
+        };
+        Loopback {
+            endpoint: server.endpoint.clone(),
+            server,
+            stats,
+        }
     }
 
     fn snapshot(&self) -> Snapshot {
         let s = &self.stats;
         Snapshot {
-            connections: s.connections.load(Ordering::Relaxed),
+            connections: self.server.connections.load(Ordering::Relaxed) as u64,
             requests: s.requests.load(Ordering::Relaxed),
             put_records: s.put_records.load(Ordering::Relaxed),
             records: s.records.load(Ordering::Relaxed),
@@ -213,289 +216,50 @@ fn put_records_response(n: usize) -> Vec<u8> {
     body.into_bytes()
 }
 
-fn serve_connection(stream: TcpStream, stats: &ServerStats) {
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else { return };
-    let mut reader = BufReader::with_capacity(256 * 1024, read_half);
-    let mut writer = stream;
-    let mut responses: HashMap<(usize, bool), Vec<u8>> = HashMap::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let Ok(n) = reader.read_line(&mut line) else { return };
-        if n == 0 {
-            return;
-        }
-        if line.trim().is_empty() {
-            continue; // stray CRLF between requests
-        }
-        let mut head_bytes = n as u64;
-        let mut content_length = 0usize;
-        let mut chunked = false;
-        let mut target = String::new();
-        let mut expect_continue = false;
-        let mut cbor = false;
-        loop {
-            line.clear();
-            let Ok(n) = reader.read_line(&mut line) else { return };
-            if n == 0 {
-                return;
-            }
-            head_bytes += n as u64;
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                let (name, value) = (name.trim(), value.trim());
-                if name.eq_ignore_ascii_case("content-length") {
-                    content_length = value.parse().unwrap_or(0);
-                } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = value.to_ascii_lowercase().contains("chunked");
-                } else if name.eq_ignore_ascii_case("x-amz-target") {
-                    target = value.to_owned();
-                } else if name.eq_ignore_ascii_case("content-type") {
-                    cbor = value.to_ascii_lowercase().contains("cbor");
-                } else if name.eq_ignore_ascii_case("expect") {
-                    expect_continue = value.eq_ignore_ascii_case("100-continue");
-                }
-            }
-        }
-        if expect_continue && writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-            return;
-        }
-        let body = if chunked {
-            match read_chunked(&mut reader) {
-                Some(body) => body,
-                None => return,
-            }
-        } else {
-            let mut body = vec![0; content_length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            body
-        };
-        stats.requests.fetch_add(1, Ordering::Relaxed);
-        stats.head_bytes.fetch_add(head_bytes, Ordering::Relaxed);
-        stats.body_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-        let parsed = if !target.ends_with(".PutRecords") {
-            None
-        } else if cbor {
-            cbor_count_records(&body)
-        } else {
-            serde_json::from_slice::<PutRecordsIn>(&body)
-                .ok()
-                .map(|input| input.records.len())
-        };
-        let error_body;
-        let (status, reply): (&str, &[u8]) = match parsed {
-            Some(n) => {
-                stats.put_records.fetch_add(1, Ordering::Relaxed);
-                stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                let reply = responses.entry((n, cbor)).or_insert_with(|| {
-                    if cbor {
-                        cbor_put_records_response(n)
-                    } else {
-                        put_records_response(n)
-                    }
-                });
-                ("200 OK", reply.as_slice())
-            }
-            None => {
-                stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-                error_body = format!(
-                    r#"{{"__type":"SerializationException","message":"bench server: not a PutRecords request ({target})"}}"#
-                );
-                ("400 Bad Request", error_body.as_bytes())
-            }
-        };
-        let content_type = if cbor && status.starts_with("200") {
-            "application/x-amz-cbor-1.1"
-        } else {
-            "application/x-amz-json-1.1"
-        };
-        let mut response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: bench\r\n\r\n",
-            reply.len()
-        )
-        .into_bytes();
-        response.extend_from_slice(reply);
-        if writer.write_all(&response).is_err() {
-            return;
-        }
-    }
-}
-
-// A minimal, independent CBOR (RFC 8949) reader and writer for the server:
-// enough to validate a PutRecords body, count its Records, and answer.
-
-/// Reads an item head: (major type, argument); `None` argument = indefinite.
-fn cbor_head(b: &[u8], p: &mut usize) -> Option<(u8, Option<u64>)> {
-    let initial = *b.get(*p)?;
-    *p += 1;
-    let (major, info) = (initial >> 5, initial & 0x1f);
-    let extra = match info {
-        0..=23 => return Some((major, Some(u64::from(info)))),
-        24 => 1,
-        25 => 2,
-        26 => 4,
-        27 => 8,
-        31 if matches!(major, 2..=5) => return Some((major, None)),
-        _ => return None,
+fn answer(request: &HttpRequest, stats: &ServerStats, answers: &Answers) -> Reply {
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    stats.head_bytes.fetch_add(request.head_bytes, Ordering::Relaxed);
+    stats.body_bytes.fetch_add(request.body.len() as u64, Ordering::Relaxed);
+    let target = request.header("x-amz-target").unwrap_or_default();
+    let cbor = request
+        .header("content-type")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("cbor"));
+    let parsed = if !target.ends_with(".PutRecords") {
+        None
+    } else if cbor {
+        cbor::count_put_records(&request.body)
+    } else {
+        serde_json::from_slice::<PutRecordsIn>(&request.body)
+            .ok()
+            .map(|input| input.records.len())
     };
-    let bytes = b.get(*p..*p + extra)?;
-    *p += extra;
-    Some((major, Some(bytes.iter().fold(0u64, |v, &x| v << 8 | u64::from(x)))))
-}
-
-fn cbor_is_break(b: &[u8], p: &mut usize) -> Option<bool> {
-    if *b.get(*p)? == 0xff {
-        *p += 1;
-        return Some(true);
-    }
-    Some(false)
-}
-
-/// Skips one well-formed item.
-fn cbor_skip(b: &[u8], p: &mut usize, depth: u32) -> Option<()> {
-    if depth > 32 {
-        return None;
-    }
-    let (major, arg) = cbor_head(b, p)?;
-    match (major, arg) {
-        (0 | 1 | 7, _) => Some(()),
-        (2 | 3, Some(n)) => {
-            *p = p.checked_add(usize::try_from(n).ok()?)?;
-            (*p <= b.len()).then_some(())
-        }
-        (4 | 5, Some(n)) => {
-            let items = if major == 5 { n.checked_mul(2)? } else { n };
-            for _ in 0..items {
-                cbor_skip(b, p, depth + 1)?;
+    let Some(n) = parsed else {
+        stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+        let error = format!(
+            r#"{{"__type":"SerializationException","message":"bench server: not a PutRecords request ({target})"}}"#
+        );
+        return Reply::Raw(400, "application/x-amz-json-1.1", error.into_bytes());
+    };
+    stats.put_records.fetch_add(1, Ordering::Relaxed);
+    stats.records.fetch_add(n as u64, Ordering::Relaxed);
+    let body = answers
+        .lock()
+        .unwrap()
+        .entry((n, cbor))
+        .or_insert_with(|| {
+            if cbor {
+                cbor::put_records_answer(n).into()
+            } else {
+                put_records_response(n).into()
             }
-            Some(())
-        }
-        (2..=5, None) => {
-            while !cbor_is_break(b, p)? {
-                cbor_skip(b, p, depth + 1)?;
-                if major == 5 {
-                    cbor_skip(b, p, depth + 1)?;
-                }
-            }
-            Some(())
-        }
-        (6, _) => cbor_skip(b, p, depth + 1),
-        _ => None,
-    }
-}
-
-/// The number of entries of the `Records` array of a PutRecords body.
-fn cbor_count_records(b: &[u8]) -> Option<usize> {
-    let mut p = 0;
-    let (major, pairs) = cbor_head(b, &mut p)?;
-    if major != 5 {
-        return None;
-    }
-    let mut records = None;
-    let mut i = 0u64;
-    loop {
-        match pairs {
-            Some(n) if i == n => break,
-            None if cbor_is_break(b, &mut p)? => break,
-            _ => {}
-        }
-        i += 1;
-        let (key_major, key_len) = cbor_head(b, &mut p)?;
-        let key_len = usize::try_from(key_len?).ok()?;
-        let key = b.get(p..p + key_len)?;
-        p += key_len;
-        if key_major == 3 && key == b"Records" {
-            let (array_major, len) = cbor_head(b, &mut p)?;
-            if array_major != 4 {
-                return None;
-            }
-            let mut count = 0;
-            loop {
-                match len {
-                    Some(n) if count as u64 == n => break,
-                    None if cbor_is_break(b, &mut p)? => break,
-                    _ => {}
-                }
-                cbor_skip(b, &mut p, 1)?;
-                count += 1;
-            }
-            records = Some(count);
-        } else {
-            cbor_skip(b, &mut p, 1)?;
-        }
-    }
-    (p == b.len()).then_some(records?)
-}
-
-fn cbor_put_head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let major = major << 5;
-    match n {
-        0..=23 => out.push(major | n as u8),
-        24..=0xff => out.extend_from_slice(&[major | 24, n as u8]),
-        0x100..=0xffff => {
-            out.push(major | 25);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(major | 26);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-    }
-}
-
-fn cbor_put_text(out: &mut Vec<u8>, text: &str) {
-    cbor_put_head(out, 3, text.len() as u64);
-    out.extend_from_slice(text.as_bytes());
-}
-
-fn cbor_put_records_response(n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + n * 110);
-    cbor_put_head(&mut out, 5, 3);
-    cbor_put_text(&mut out, "FailedRecordCount");
-    cbor_put_head(&mut out, 0, 0);
-    cbor_put_text(&mut out, "EncryptionType");
-    cbor_put_text(&mut out, "NONE");
-    cbor_put_text(&mut out, "Records");
-    cbor_put_head(&mut out, 4, n as u64);
-    for _ in 0..n {
-        cbor_put_head(&mut out, 5, 2);
-        cbor_put_text(&mut out, "SequenceNumber");
-        cbor_put_text(&mut out, "49546986683135544286507457936321625675700192471156785154");
-        cbor_put_text(&mut out, "ShardId");
-        cbor_put_text(&mut out, "shardId-000000000000");
-    }
-    out
-}
-
-fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let size = usize::from_str_radix(line.trim().split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).ok()? == 0 || line.trim().is_empty() {
-                    return Some(body);
-                }
-            }
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..]).ok()?;
-        let mut crlf = [0; 2];
-        reader.read_exact(&mut crlf).ok()?;
-    }
+        })
+        .clone();
+    let content_type = if cbor {
+        "application/x-amz-cbor-1.1"
+    } else {
+        "application/x-amz-json-1.1"
+    };
+    Reply::Shared(200, content_type, body)
 }
 
 // ---------------------------------------------------------------------------

@@ -13,8 +13,9 @@
 # shared with the chroot). Swift runs natively when `swift` is on PATH (macOS,
 # or a Linux with a toolchain), else through .ci/swift.sh (Debian trixie chroot);
 # SWIFT_RUNNER=native|chroot forces one. Then it runs the tests of the example app's model
-# (ios/Example) and, on Linux, type-checks the Swift snippets of README.md and ios/README.md.
-# The exit code is the first failure's.
+# (ios/Example) and, on Linux, type-checks the Swift snippets of README.md and ios/README.md;
+# the save-path benchmark then runs briefly (bindings/swift-bench.sh --quick; SKIP_BENCH=1 skips
+# it). The exit code is the first failure's.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -125,5 +126,10 @@ if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then
   status=$?
 fi
 set -e
-log "swift test exited with $status after $((SECONDS - started)) s in total"
+log "swift test exited with $status"
+if [ "$status" = 0 ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+  log "save-path benchmark, quick (bindings/swift-bench.sh --quick)"
+  SWIFT_RUNNER="$runner" bash bindings/swift-bench.sh --quick --skip-generate || status=$?
+fi
+log "exited with $status after $((SECONDS - started)) s in total"
 exit "$status"

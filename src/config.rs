@@ -214,8 +214,26 @@ impl RecorderConfig {
         if self.request_timeout < Duration::from_millis(100) {
             return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
         }
-        crate::transport::endpoint::validate_region(&self.region)?;
+        validate_region(&self.region)?;
         crate::transport::check_tls_roots(self.tls_roots)?;
         Ok(())
     }
+}
+
+/// Regions look like `us-east-1`, `cn-north-1`, `us-gov-west-1`.
+pub(crate) fn validate_region(region: &str) -> Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase());
+    if !valid {
+        return Err(Error::invalid(
+            "region",
+            format!("{region:?} is not an AWS region name such as \"us-east-1\""),
+        ));
+    }
+    Ok(())
 }

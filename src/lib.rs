@@ -21,8 +21,22 @@
 //!
 //! Layers, one folder each: [`store`] (SQLite only), [`policy`] (pure
 //! decisions), [`transport`] (HTTP + SigV4), [`recorder`] (threads and
-//! triggers), and `ffi` (the UniFFI surface); [`set_log_sink`] forwards the
-//! recorder's log to the app.
+//! triggers), and `ffi` (the UniFFI surface, plus direct JNI entry points for
+//! Kotlin's saves); [`set_log_sink`] forwards the recorder's log to the app.
+//! Imports only point down:
+//!
+//! ```text
+//! ffi ─► recorder ─┬─► store ─────┬─► submission
+//!                  ├─► policy ────┤
+//!                  └─► transport ─┘
+//! store ─► record ─► error        transport ─► config ─► error
+//! ```
+//!
+//! `recorder` also uses `record`, `config` and `error` directly. `store`,
+//! `policy` and `transport` never import each other: the data they
+//! pass along (the records read for sending, the service's answer, the
+//! settlement) lives in [`submission`], and the recorder's worker hands the
+//! store the policy's packing rule when it reads a batch.
 
 mod config;
 mod error;
@@ -31,6 +45,7 @@ mod policy;
 mod record;
 mod recorder;
 mod store;
+mod submission;
 mod transport;
 
 #[cfg(feature = "ffi")]
@@ -62,7 +77,8 @@ pub mod bench_support {
 /// and validation. Not part of the API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::transport::{wire, EntryResult};
+    use crate::submission::EntryResult;
+    use crate::transport::wire;
 
     /// Decodes a PutRecords answer: (entries, rejected entries).
     pub fn decode_put_records(body: &[u8]) -> Result<(usize, usize), String> {

@@ -1,4 +1,6 @@
 //! Packing records into one request within the record-count and byte limits.
+//! The worker hands a [`Packer`] to `Store::next_batch`, which reads records
+//! until it refuses one: the store never decides what fits.
 
 /// Admits records into a batch while both limits hold. The first record is
 /// always admitted: validation guarantees it fits in a request.

@@ -2,8 +2,7 @@
 //! (delivered, retry, give up) and for the stream (carry on, back off,
 //! refresh credentials, stop and tell the app).
 
-use crate::store::{Settlement, StoredRecord};
-use crate::transport::{CallFailure, EntryResult};
+use crate::submission::{CallFailure, EntryResult, Settlement, StoredRecord};
 
 /// The decision taken on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,11 +25,13 @@ use tokio::task::JoinError;
 use super::Shared;
 use crate::error::{Error, RecorderError};
 use crate::policy::backoff::Backoff;
+use crate::policy::batch::Packer;
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
-use crate::store::StoredRecord;
+use crate::store::Store;
+use crate::submission::StoredRecord;
 use crate::transport::Transport;
 
 pub(crate) enum Command {
@@ -300,11 +302,7 @@ impl Worker {
             if sent >= budget {
                 return StreamEnd::Drained;
             }
-            let read_now = || {
-                self.shared
-                    .lock_store()
-                    .next_batch(stream, cursor, max_records, max_bytes)
-            };
+            let read_now = || read_batch(&self.shared.lock_store(), stream, cursor, max_records, max_bytes);
             let batch = match read_ahead.take() {
                 Some(read) => match read_result(read.await) {
                     Ok(ahead) => {
@@ -336,7 +334,7 @@ impl Worker {
                     let store = shared.lock_store();
                     Ok(ReadAhead {
                         clears: store.clears(),
-                        records: store.next_batch(&stream, last_id, max_records, max_bytes)?,
+                        records: read_batch(&store, &stream, last_id, max_records, max_bytes)?,
                     })
                 })
             });
@@ -530,6 +528,18 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The records of `stream` after `after_id` that fit in one request.
+fn read_batch(
+    store: &Store,
+    stream: &str,
+    after_id: i64,
+    max_records: u32,
+    max_bytes: u64,
+) -> crate::error::Result<Vec<StoredRecord>> {
+    let mut packer = Packer::new(max_records, max_bytes);
+    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
 }
 
 /// A batch read on the blocking pool while the one before it is in flight.

@@ -1,6 +1,12 @@
 //! Store tests on real SQLite files in a temporary directory.
 
+use rusqlite::Connection;
+
 use super::*;
+use crate::error::{DropReason, Error, Result};
+use crate::policy::batch::Packer;
+use crate::record::NewRecord;
+use crate::submission::{Settlement, StoredRecord};
 
 fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
     NewRecord {
@@ -16,6 +22,18 @@ fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
 /// created at `i`.
 fn numbered(stream: &str, n: u8) -> Vec<NewRecord> {
     (0..n).map(|i| record(stream, &[i; 8], i as i64)).collect()
+}
+
+/// A batch packed as the worker packs it.
+fn read_batch(
+    store: &Store,
+    stream: &str,
+    after_id: i64,
+    max_records: u32,
+    max_bytes: u64,
+) -> Result<Vec<StoredRecord>> {
+    let mut packer = Packer::new(max_records, max_bytes);
+    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
 }
 
 fn open() -> (tempfile::TempDir, Store) {
@@ -62,13 +80,30 @@ fn batches_are_per_stream_in_order_within_limits() {
         .map(|i| record(if i % 2 == 0 { "a" } else { "b" }, &[i as u8; 8], i))
         .collect();
     store.insert(&records, None).unwrap();
-    let batch = store.next_batch("a", 0, 3, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 3, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![0, 2, 4]);
-    let next = store.next_batch("a", batch.last().unwrap().id, 3, 1000).unwrap();
+    let next = read_batch(&store, "a", batch.last().unwrap().id, 3, 1000).unwrap();
     assert_eq!(next.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![6, 8]);
     // 10 bytes per record: 25 bytes hold two.
-    assert_eq!(store.next_batch("b", 0, 500, 25).unwrap().len(), 2);
-    assert!(store.next_batch("nope", 0, 500, 25).unwrap().is_empty());
+    assert_eq!(read_batch(&store, "b", 0, 500, 25).unwrap().len(), 2);
+    assert!(read_batch(&store, "nope", 0, 500, 25).unwrap().is_empty());
+}
+
+#[test]
+fn the_callers_rule_ends_a_batch_at_its_first_refusal() {
+    let (_dir, mut store) = open();
+    let records = [
+        record("a", &[1; 8], 1),
+        record("a", &[2; 38], 2),
+        record("a", &[3; 8], 3),
+    ];
+    store.insert(&records, None).unwrap();
+    // The 40-byte record is refused: the batch ends there, though the rule
+    // would take the record after it.
+    let batch = store.next_batch("a", 0, 500, |size| size < 20).unwrap();
+    assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1]);
+    // `max_records` bounds the rows read, whatever the rule.
+    assert_eq!(store.next_batch("a", 0, 2, |_| true).unwrap().len(), 2);
 }
 
 #[test]
@@ -80,7 +115,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
             None,
         )
         .unwrap();
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     let settlement = Settlement {
         delivered: vec![(batch[0].id, batch[0].size)],
         retry: vec![batch[1].id],
@@ -92,7 +127,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         dropped.by_stream.get(&("a".into(), DropReason::AttemptsExhausted)),
         Some(&1)
     );
-    let left = store.next_batch("a", 0, 500, 1000).unwrap();
+    let left = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].attempts, 1);
     assert_eq!(store.pending_records(), 1);
@@ -128,13 +163,12 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
         .map(|i| record(if i < 6 { "a" } else { "b" }, &[i as u8; 8], i))
         .collect();
     store.insert(&records, None).unwrap();
-    let batch = store.next_batch("a", 0, 4, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 4, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     // Settled without a delete: the rows are still in the file, skipped by every query.
     assert_eq!(rows_in_file(&store), 10);
     assert_eq!((store.pending_records(), store.pending_bytes()), (6, 60));
-    let rest: Vec<u8> = store
-        .next_batch("a", 0, 500, 1000)
+    let rest: Vec<u8> = read_batch(&store, "a", 0, 500, 1000)
         .unwrap()
         .iter()
         .map(|r| r.data[0])
@@ -151,29 +185,29 @@ fn a_batch_delivered_from_the_front_moves_the_mark_and_compaction_deletes_it() {
     assert!(store.compact(3).unwrap(), "a full chunk may leave more");
     assert!(!store.compact(3).unwrap());
     assert_eq!(rows_in_file(&store), 6);
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap().len(), 2);
-    assert_eq!(store.next_batch("b", 0, 500, 1000).unwrap().len(), 4);
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap().len(), 2);
+    assert_eq!(read_batch(&store, "b", 0, 500, 1000).unwrap().len(), 4);
 }
 
 #[test]
 fn a_batch_settled_twice_is_counted_once() {
     let (_dir, mut store) = open();
     store.insert(&numbered("a", 4), None).unwrap();
-    let batch = store.next_batch("a", 0, 2, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 2, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
     // Its rows are still in the file (not compacted): they must not be taken
     // for pending records and subtracted again.
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 20));
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap().len(), 2);
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap().len(), 2);
 }
 
 #[test]
 fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let (_dir, mut store) = open();
     store.insert(&numbered("a", 4), None).unwrap();
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
     let settlement = Settlement {
         delivered: vec![(batch[0].id, 10), (batch[2].id, 10), (batch[3].id, 10)],
@@ -183,7 +217,7 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     };
     store.settle("a", &settlement).unwrap();
     assert_eq!(rows_in_file(&store), 2);
-    let left = store.next_batch("a", 0, 500, 1000).unwrap();
+    let left = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(
         left.iter().map(|r| (r.data[0], r.attempts)).collect::<Vec<_>>(),
         vec![(1, 1)]
@@ -191,33 +225,33 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
     // A later batch that does not start at the front is deleted row by row too.
     store.insert(&[record("a", &[7; 8], 7)], None).unwrap();
-    let later = store.next_batch("a", left[0].id, 500, 1000).unwrap();
+    let later = read_batch(&store, "a", left[0].id, 500, 1000).unwrap();
     store.settle("a", &delivered(&later)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 1);
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data[0], 1);
 }
 
 #[test]
 fn records_evicted_or_cleared_in_flight_are_not_counted_twice() {
     let (_dir, mut store) = open();
     store.insert(&numbered("a", 4), None).unwrap();
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     // While the batch is in flight, a new save evicts the two oldest.
     let dropped = store.insert(&[record("a", &[9; 8], 9)], Some(30)).unwrap();
     assert_eq!(dropped.total(), 2);
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 9);
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data[0], 9);
 
     // Cleared in flight: the settlement changes nothing, and new records are
     // never taken for delivered ones, even after the file is emptied and reopened.
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     store.delete_all().unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!(store.pending_records(), 0);
     store.insert(&[record("a", b"fresh", 10)], None).unwrap();
     assert_eq!(store.pending_records(), 1);
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data, b"fresh");
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data, b"fresh");
 }
 
 #[test]
@@ -226,14 +260,14 @@ fn ids_are_never_reused_after_compaction_and_reopen() {
     store
         .insert(&[record("a", b"1", 1), record("a", b"2", 2)], None)
         .unwrap();
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     store.settle("a", &delivered(&batch)).unwrap();
     assert!(!store.compact(100).unwrap());
     assert_eq!(rows_in_file(&store), 0);
     drop(store);
     let mut store = Store::open(&path(&dir)).unwrap();
     store.insert(&[record("a", b"3", 3)], None).unwrap();
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.len(), 1, "a new record must not fall under the old mark");
     assert!(batch[0].id > 2);
 }
@@ -259,7 +293,7 @@ fn a_version_1_store_is_upgraded_with_its_records() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     assert_eq!(version, schema::CURRENT_VERSION);
-    let batch = store.next_batch("a", 0, 500, 1000).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1, 2]);
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!(store.pending_records(), 0);
@@ -276,13 +310,12 @@ fn drop_oldest_evicts_in_save_order() {
     assert_eq!(dropped.total(), 1);
     assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::StorageFull)), Some(&1));
     assert_eq!(store.pending_bytes(), 30);
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data[0], 1);
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data[0], 1);
     // A group bigger than the limit keeps its newest records.
     let group: Vec<_> = (10..20).map(|i| record("c", &[i; 8], i as i64)).collect();
     store.insert(&group, Some(35)).unwrap();
     assert_eq!(store.pending_records(), 3);
-    let kept: Vec<u8> = store
-        .next_batch("c", 0, 500, 1000)
+    let kept: Vec<u8> = read_batch(&store, "c", 0, 500, 1000)
         .unwrap()
         .iter()
         .map(|r| r.data[0])
@@ -301,7 +334,7 @@ fn expired_records_are_dropped() {
     let dropped = store.drop_expired(200).unwrap();
     assert_eq!(dropped.by_stream.get(&("a".into(), DropReason::Expired)), Some(&1));
     assert_eq!(store.pending_records(), 1);
-    assert_eq!(store.next_batch("a", 0, 500, 1000).unwrap()[0].data, b"new");
+    assert_eq!(read_batch(&store, "a", 0, 500, 1000).unwrap()[0].data, b"new");
 }
 
 #[test]

@@ -5,25 +5,8 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
+use crate::config::validate_region;
 use crate::error::{Error, Result};
-
-/// Regions look like `us-east-1`, `cn-north-1`, `us-gov-west-1`.
-pub(crate) fn validate_region(region: &str) -> Result<()> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let valid = parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase());
-    if !valid {
-        return Err(Error::invalid(
-            "region",
-            format!("{region:?} is not an AWS region name such as \"us-east-1\""),
-        ));
-    }
-    Ok(())
-}
 
 /// The URL requests are posted to: the override when given, otherwise
 /// `https://{prefix}.{region}.amazonaws.com` (`.amazonaws.com.cn` in China).

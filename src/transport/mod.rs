@@ -1,6 +1,7 @@
 //! Transport: turns a batch of stored records into a signed HTTPS request,
-//! sends it, and reads the answer into per-record results or a call failure.
-//! It decides nothing: the upload policy reads what it returns.
+//! sends it, and reads the answer into per-record results or a call failure
+//! (the types of `crate::submission`). It decides nothing: the upload policy
+//! reads what it returns.
 //!
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
@@ -19,35 +20,11 @@ use std::sync::Arc;
 
 use crate::config::RecorderConfig;
 use crate::error::Result;
-use crate::store::StoredRecord;
+use crate::submission::{CallFailure, EntryResult, StoredRecord};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 pub(crate) use tls::check_available as check_tls_roots;
 use wire::Api;
-
-/// The service's answer for one record of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EntryResult {
-    Accepted,
-    Rejected { code: String, message: String },
-}
-
-/// Why a call produced no per-record results.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CallFailure {
-    /// Connection refused or reset, DNS, TLS, timeout, body cut short.
-    Network(String),
-    /// A non-2xx answer; `code` is the service's error type, when it gave one.
-    Service {
-        status: u16,
-        code: Option<String>,
-        message: String,
-    },
-    /// A 2xx answer whose body could not be read as the API's output.
-    Malformed(String),
-    /// The credentials provider failed.
-    Credentials(String),
-}
 
 /// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;

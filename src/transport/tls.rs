@@ -114,8 +114,7 @@ mod android {
         Err(Error::invalid(
             "tls_roots",
             "TlsRoots.PLATFORM on Android needs the app's Context: create the recorder with \
-             KinesisRecorderAndroid.create(context, ...) or call PlatformTrust.initialize(context) first, \
-             or use TlsRoots.BUNDLED",
+             KinesisRecorderAndroid.create(context, ...) or call PlatformTrust.initialize(context) first",
         ))
     }
 }

@@ -6,9 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::cbor;
-use super::EntryResult;
 use crate::config::WireFormat;
-use crate::store::StoredRecord;
+use crate::submission::{EntryResult, StoredRecord};
 
 /// One batch-put API of one service.
 pub(crate) struct Api {

@@ -1,19 +1,24 @@
 //! Shared pieces of the integration tests: real Kinesis-compatible servers on
 //! loopback (kinesalite, moto), an independent reader (`aws-sdk-kinesis`), and
-//! a misbehaving HTTP server that answers as each test scripts it.
+//! a misbehaving HTTP server that answers as each test scripts it (built on
+//! `tests/common/loopback.rs`, the server the benchmark uses too).
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use base64::Engine as _;
 use kinesis_recorder::{RecorderConfig, RecorderEvent, RecorderListener, StaticCredentialsProvider};
+use loopback::LoopbackServer;
+pub use loopback::Reply;
+
+#[path = "../common/loopback.rs"]
+pub mod loopback;
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -226,7 +231,7 @@ impl Events {
 }
 
 // ---------------------------------------------------------------------------
-// The misbehaving server.
+// The misbehaving server (tests/common/loopback.rs, shared with the benchmark).
 
 /// One request the fault server received.
 #[derive(Debug, Clone)]
@@ -259,25 +264,8 @@ impl Request {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        loopback::find_header(&self.headers, name)
     }
-}
-
-/// How the fault server answers one request.
-pub enum Reply {
-    /// A JSON body with this status.
-    Json(u16, serde_json::Value),
-    /// Any body with this status and content type.
-    Raw(u16, &'static str, Vec<u8>),
-    /// Close the connection without answering.
-    Close,
-    /// Answer nothing for this long, then close.
-    Stall(Duration),
-    /// Announce this body's length but send only its first half.
-    Truncated(Vec<u8>),
 }
 
 /// A PutRecords answer: entry `i` fails with `fail(i)` when it says so.
@@ -312,44 +300,41 @@ pub fn error_reply(status: u16, error_type: &str) -> Reply {
     )
 }
 
-type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
-
-/// A real HTTP/1.1 server on 127.0.0.1 that answers each request as the
-/// test's handler says (given the request and its index from 0).
+/// The loopback server of the tests, answering each request as the test's
+/// handler says (given the request and its index from 0) and keeping every
+/// request it received.
 pub struct FaultServer {
     pub endpoint: String,
     requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
     pub connections: Arc<AtomicUsize>,
+    _server: LoopbackServer,
 }
 
 impl FaultServer {
     pub fn start(handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> FaultServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let handler: Arc<Handler> = Arc::new(handler);
-        {
-            let (requests, stop, connections) = (requests.clone(), stop.clone(), connections.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    connections.fetch_add(1, Ordering::SeqCst);
-                    let (requests, handler, stop) = (requests.clone(), handler.clone(), stop.clone());
-                    std::thread::spawn(move || serve(stream, &requests, &*handler, &stop));
-                }
-            });
-        }
+        let server = {
+            let requests = requests.clone();
+            LoopbackServer::start(move |http| {
+                let request = Request {
+                    target: http.header("x-amz-target").unwrap_or_default().to_owned(),
+                    headers: http.headers.clone(),
+                    body: serde_json::from_slice(&http.body).unwrap_or(serde_json::Value::Null),
+                    at: Instant::now(),
+                };
+                let index = {
+                    let mut all = requests.lock().unwrap();
+                    all.push(request.clone());
+                    all.len() - 1
+                };
+                handler(&request, index)
+            })
+        };
         FaultServer {
-            endpoint,
+            endpoint: server.endpoint.clone(),
             requests,
-            stop,
-            connections,
+            connections: server.connections.clone(),
+            _server: server,
         }
     }
 
@@ -359,92 +344,5 @@ impl FaultServer {
 
     pub fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
-    }
-}
-
-fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, handler: &Handler, stop: &AtomicBool) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    loop {
-        let mut headers = Vec::new();
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.push((name.trim().to_owned(), value.trim().to_owned()));
-            }
-        }
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let request = Request {
-            target: headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default(),
-            headers,
-            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-            at: Instant::now(),
-        };
-        let index = {
-            let mut all = requests.lock().unwrap();
-            all.push(request.clone());
-            all.len() - 1
-        };
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let (status, content_type, body, cut) = match handler(&request, index) {
-            Reply::Json(status, json) => (
-                status,
-                "application/x-amz-json-1.1",
-                serde_json::to_vec(&json).unwrap(),
-                false,
-            ),
-            Reply::Raw(status, content_type, body) => (status, content_type, body, false),
-            Reply::Close => return,
-            Reply::Stall(duration) => {
-                std::thread::sleep(duration);
-                return;
-            }
-            Reply::Truncated(body) => (200, "application/x-amz-json-1.1", body, true),
-        };
-        let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: test\r\n\r\n",
-            body.len()
-        );
-        let sent = if cut { &body[..body.len() / 2] } else { &body[..] };
-        if writer
-            .write_all(head.as_bytes())
-            .and_then(|_| writer.write_all(sent))
-            .is_err()
-            || cut
-        {
-            return;
-        }
     }
 }

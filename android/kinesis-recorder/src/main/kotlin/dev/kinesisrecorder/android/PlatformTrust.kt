@@ -13,15 +13,25 @@ import android.content.Context
  * refuses `TlsRoots.PLATFORM` with `RecorderException.InvalidInput`. Cheap after the first call.
  */
 object PlatformTrust {
-    init {
-        // The JNI entry point lives in the library the UniFFI bindings load through JNA.
-        System.loadLibrary("kinesis_recorder")
-    }
+    /**
+     * Android's runtime (ART still reports itself as Dalvik). On a desktop JVM (Robolectric) the
+     * native library is a host build: it verifies with the host's trust store, needs no Context
+     * and has no such entry point.
+     */
+    private val onAndroidRuntime = System.getProperty("java.vm.name") == "Dalvik"
+
+    @Volatile
+    private var initialized = false
 
     @JvmStatic
+    @Synchronized
     fun initialize(context: Context) {
+        if (initialized || !onAndroidRuntime) return
+        // The JNI entry point lives in the library the UniFFI bindings load through JNA.
+        System.loadLibrary("kinesis_recorder")
         // The verifier keeps the Context for the life of the process: never an Activity's.
         nativeInitialize(context.applicationContext ?: context)
+        initialized = true
     }
 
     @JvmStatic

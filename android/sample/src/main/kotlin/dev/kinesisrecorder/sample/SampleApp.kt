@@ -20,10 +20,16 @@ object SampleConfig {
     const val SECRET_ACCESS_KEY = "sample-secret"
 }
 
-/** One recorder for the whole process, created with the application. */
-class SampleApp : Application() {
+/**
+ * One recorder for the whole process, created with the application: a process that JobScheduler
+ * starts to deliver records in the background runs this first, so the library's job finds it.
+ */
+open class SampleApp : Application() {
     lateinit var recorder: AndroidKinesisRecorder
         private set
+
+    /** Where records go; the JVM tests point it at their own kinesalite. */
+    protected open val endpoint: String? get() = SampleConfig.ENDPOINT
 
     override fun onCreate() {
         super.onCreate()
@@ -32,9 +38,11 @@ class SampleApp : Application() {
             region = SampleConfig.REGION,
             credentials = credentialsProvider { awsCredentials(SampleConfig.ACCESS_KEY_ID, SampleConfig.SECRET_ACCESS_KEY) },
         ) {
-            endpoint = SampleConfig.ENDPOINT
+            endpoint = this@SampleApp.endpoint
             // Automatic submission stays on (the core's default): every 30 s while records are
-            // pending, at 500 records / 512 KiB, and when the network comes back.
+            // pending, at 500 records / 512 KiB, and when the network comes back. What is left
+            // when the app leaves the screen goes with the library's background job (on by
+            // default: AndroidOptions.backgroundDelivery).
         }
     }
 }
