@@ -12,8 +12,8 @@ mod jni;
 use std::sync::Arc;
 
 use crate::{
-    CredentialsProvider, RecordToSave, Recorder, RecorderConfig, RecorderError, RecorderListener, RecorderStats,
-    SubmitReport,
+    CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, RecordToSave, Recorder, RecorderConfig,
+    RecorderError, RecorderListener, RecorderStats, Service, SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -87,6 +87,10 @@ impl KinesisRecorder {
         self.inner.disk_bytes_used()
     }
 
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.inner.disk_file_bytes()
+    }
+
     pub fn disk_byte_limit(&self) -> u64 {
         self.inner.disk_byte_limit()
     }
@@ -105,11 +109,32 @@ impl KinesisRecorder {
     }
 }
 
-/// The default configuration for a store file and a region; change the
-/// fields you need (Kotlin `copy(...)`, Swift `var`).
+/// The default configuration of `service` for a store file and a region (its
+/// size limits follow the service); change the fields you need (Kotlin
+/// `copy(...)`, Swift `var`).
 #[uniffi::export]
-pub fn default_recorder_config(database_path: String, region: String) -> RecorderConfig {
-    RecorderConfig::new(database_path, region)
+pub fn default_recorder_config(database_path: String, region: String, service: Service) -> RecorderConfig {
+    RecorderConfig::for_service(service, database_path, region)
+}
+
+/// Temporary credentials from an Amazon Cognito identity pool (see
+/// [`CognitoCredentialsProvider`]): `endpoint` overrides the regional one,
+/// `logins` (none: guests) gives the user's tokens at each use.
+#[uniffi::export]
+pub fn cognito_credentials_provider(
+    identity_pool_id: String,
+    region: String,
+    endpoint: Option<String>,
+    logins: Option<Arc<dyn CognitoLoginsProvider>>,
+) -> Result<Arc<dyn CredentialsProvider>, RecorderError> {
+    let mut provider = CognitoCredentialsProvider::new(identity_pool_id, &region)?;
+    if let Some(endpoint) = endpoint {
+        provider = provider.with_endpoint(&endpoint)?;
+    }
+    if let Some(logins) = logins {
+        provider = provider.with_logins(logins);
+    }
+    Ok(Arc::new(provider))
 }
 
 /// Moves an unusable store file aside; returns where it went.
@@ -118,12 +143,12 @@ pub fn move_aside_store(path: String) -> Result<String, RecorderError> {
     Recorder::move_aside_store(&path)
 }
 
-/// A credentials provider written in Kotlin or Swift that threw something
-/// other than a `RecorderError` surfaces as a credentials error.
+/// A credentials or logins provider written in Kotlin or Swift that threw
+/// something other than a `RecorderError` surfaces as a credentials error.
 impl From<uniffi::UnexpectedUniFFICallbackError> for RecorderError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
         RecorderError::Credentials {
-            reason: format!("the credentials provider failed: {}", error.reason),
+            reason: format!("the app's credentials callback failed: {}", error.reason),
         }
     }
 }

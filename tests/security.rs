@@ -191,6 +191,57 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         let output = run_command(with_canaries(&args), b"");
         logs.push((args.join(" "), output.stdout, output.stderr));
     }
+    // The built-in Cognito provider: now its answers carry the canaries.
+    let expiration = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let cognito = FaultServer::start(move |request, _| {
+        let identity = serde_json::json!({"IdentityId": "us-east-1:canary-identity"});
+        match request.target.as_str() {
+            "AWSCognitoIdentityService.GetId" => Reply::Json(200, identity),
+            _ => Reply::Json(
+                200,
+                serde_json::json!({"IdentityId": "us-east-1:canary-identity", "Credentials": {
+                    "AccessKeyId": "AKIDCOGNITO", "SecretKey": SECRET, "SessionToken": TOKEN, "Expiration": expiration}}),
+            ),
+        }
+    });
+    let pool = [
+        "--cognito-identity-pool-id",
+        "us-east-1:0a1b2c3d-0000-4000-8000-5f2a0c1e9d7b",
+    ];
+    for args in [
+        [
+            &["-vv", "run", "--db", &db, "--stream", "creds", "--interval", "20ms"][..],
+            &online[..],
+            &pool[..],
+        ]
+        .concat(),
+        [&["-vv", "submit", "--db", &db][..], &online[..], &pool[..]].concat(),
+        vec!["-vv", "status", "--db", &db],
+    ] {
+        let mut command = cli_command(&args);
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY", &cognito.endpoint)
+            .env("KINESIS_RECORDER_LOG", "trace")
+            .env("RUST_LOG", "trace");
+        let output = run_command(command, lines.as_bytes());
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        logs.push((format!("cognito {}", args.join(" ")), output.stdout, output.stderr));
+    }
+    assert!(cognito.request_count() >= 2, "the Cognito provider was asked");
+    assert!(
+        String::from_utf8_lossy(&logs.last().unwrap().1).contains("us-east-1:canary-identity"),
+        "status shows the identity kept next to the store"
+    );
     let log_bytes: usize = logs.iter().map(|(_, o, e)| o.len() + e.len()).sum();
     assert!(
         log_bytes > 10_000,
@@ -215,6 +266,12 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         .chain(files_with_prefix(dir.path(), "creds.db"))
         .collect();
     assert!(!files.is_empty());
+    assert!(
+        files
+            .iter()
+            .any(|(path, _)| path.to_string_lossy().ends_with(".cognito-identity")),
+        "the Cognito identity file is searched too"
+    );
     for (path, bytes) in &files {
         for (name, canary) in [("secret", SECRET), ("session token", TOKEN)] {
             if contains_bytes(bytes, canary.as_bytes()) {
@@ -223,7 +280,7 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         }
     }
     println!(
-        "credentials: {} runs, {log_bytes} bytes of trace logs and {} store files ({} bytes) searched, {} leaks",
+        "credentials (static and Cognito): {} runs, {log_bytes} bytes of trace logs and {} store files ({} bytes) searched, {} leaks",
         logs.len(),
         files.len(),
         files.iter().map(|(_, b)| b.len()).sum::<usize>(),
@@ -413,4 +470,68 @@ fn the_systems_trust_store_decides_and_bundled_roots_ignore_it() {
         server.log()
     );
     println!("TLS trust: refused without the CA and with bundled roots, accepted through SSL_CERT_FILE");
+}
+
+/// The built-in Cognito provider's calls go through the same HTTP client
+/// builder, so `tls_roots` decides for them too: with bundled roots a Cognito
+/// endpoint whose CA only the system trusts is refused before anything is
+/// sent; with the platform verifier and that CA in the system's trust
+/// configuration the `GetId` call reaches it (this server is no Cognito, so
+/// no credentials come back and the records stay).
+#[test]
+fn cognito_calls_trust_what_the_recorder_trusts() {
+    let server = match TlsServer::start_with_test_ca() {
+        Ok(server) => server,
+        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
+    };
+    let test_ca = server.ca_file.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cognito-trust.db");
+    let db = db.to_str().unwrap();
+    let output = run_cli(&["record", "--db", db, "--stream", "s"], b"one\ntwo\n");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cognito_endpoint = format!("https://localhost:{}", server.port);
+    let submit = |tls_roots: &str| {
+        let mut command = cli_command(&[
+            "submit",
+            "--db",
+            db,
+            "--region",
+            "us-east-1",
+            // Never reached: the credentials come first.
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--tls-roots",
+            tls_roots,
+            "--cognito-identity-pool-id",
+            "us-east-1:00000000-0000-4000-8000-000000000000",
+        ]);
+        command
+            .env_remove("SSL_CERT_DIR")
+            .env("SSL_CERT_FILE", &test_ca)
+            .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY", &cognito_endpoint);
+        let output = run_command(command, b"");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let answered = || server.log().iter().filter(|l| l.starts_with("ANSWERED")).count();
+
+    let (code, stderr) = submit("bundled");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "not a trust failure: {stderr}");
+    assert_eq!((pending(db), answered()), (2, 0));
+    let (code, stderr) = submit("platform");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("UnknownIssuer"),
+        "the platform verifier refused the CA: {stderr}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || answered() > 0),
+        "{:?}",
+        server.log()
+    );
+    assert_eq!(pending(db), 2);
 }

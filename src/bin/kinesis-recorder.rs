@@ -1,6 +1,6 @@
 //! `kinesis-recorder`: the recorder as a command-line tool for Linux and IoT
 //! devices. Reads records from stdin, keeps them in a SQLite file, submits
-//! them to Kinesis Data Streams.
+//! them to Kinesis Data Streams or Firehose (the store's service).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -11,15 +11,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kinesis_recorder::{
-    AwsCredentials, CredentialsProvider, Recorder, RecorderConfig, RecorderError, RecorderEvent, RecorderListener,
-    RecorderStats, SubmitReport, TlsRoots, WhenFull,
+    AwsCredentials, CognitoCredentialsProvider, CredentialsProvider, Recorder, RecorderConfig, RecorderError,
+    RecorderEvent, RecorderListener, RecorderStats, Service, SubmitReport, TlsRoots, WhenFull,
 };
 
 #[derive(Parser)]
 #[command(
     name = "kinesis-recorder",
     version,
-    about = "Offline-first recorder for Amazon Kinesis Data Streams"
+    about = "Offline-first recorder for Amazon Kinesis Data Streams and Amazon Data Firehose"
 )]
 struct Cli {
     /// Log what the recorder does to stderr (repeat for more: -vv).
@@ -38,7 +38,7 @@ enum Command {
         #[command(flatten)]
         limits: Limits,
     },
-    /// Submit everything pending; exit 0 only if nothing is left.
+    /// Submit everything pending (to the store's service); exit 0 only if nothing is left.
     Submit {
         #[arg(long)]
         db: String,
@@ -81,15 +81,21 @@ struct Input {
     /// The SQLite file of the recorder.
     #[arg(long)]
     db: String,
-    /// Stream the records go to.
+    /// Service of a new store (an existing store keeps its own) [default: kinesis]
+    #[arg(long, value_enum)]
+    service: Option<ServiceArg>,
+    /// Stream (Firehose: delivery stream) the records go to.
     #[arg(long)]
     stream: String,
-    /// Partition key of every record (default: a random UUID per record).
+    /// Partition key of every record (default: a random UUID per record). Not with Firehose.
     #[arg(long)]
     partition_key: Option<String>,
     /// Each line is base64; store the decoded bytes.
     #[arg(long)]
     base64: bool,
+    /// End each record with a newline (one record per line once Firehose joins them in S3).
+    #[arg(long)]
+    newline_delimited: bool,
 }
 
 #[derive(Args)]
@@ -111,13 +117,19 @@ struct Endpoint {
     #[arg(long)]
     region: Option<String>,
     /// Endpoint URL, e.g. http://127.0.0.1:4567 for a local server
-    /// [env: AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL]
+    /// [env: AWS_ENDPOINT_URL_KINESIS or AWS_ENDPOINT_URL_FIREHOSE, then AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
-    /// Certificates trusted for https: the system's (its CA bundle, or
+    /// Certificates trusted for https (Cognito too): the system's (its CA bundle, or
     /// SSL_CERT_FILE / SSL_CERT_DIR), or Mozilla's roots built into the tool.
     #[arg(long, value_enum, default_value_t = TlsRootsArg::Platform)]
     tls_roots: TlsRootsArg,
+    /// Sign with temporary credentials of this Amazon Cognito identity pool
+    /// (guest identities) instead of AWS_ACCESS_KEY_ID; the identity id is kept
+    /// next to the store [Cognito endpoint: AWS_ENDPOINT_URL_COGNITO_IDENTITY,
+    /// AWS_ENDPOINT_URL]
+    #[arg(long, value_name = "ID")]
+    cognito_identity_pool_id: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +144,34 @@ enum WhenFullArg {
     RejectNew,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ServiceArg {
+    Kinesis,
+    Firehose,
+}
+
+impl From<ServiceArg> for Service {
+    fn from(arg: ServiceArg) -> Service {
+        match arg {
+            ServiceArg::Kinesis => Service::KinesisDataStreams,
+            ServiceArg::Firehose => Service::Firehose,
+        }
+    }
+}
+
+/// Why a command stopped: a usage mistake caught before anything was stored
+/// or sent (exit 2, like a rejected line), or the recorder's error (exit 1).
+enum Failure {
+    Usage(String),
+    Recorder(RecorderError),
+}
+
+impl From<RecorderError> for Failure {
+    fn from(error: RecorderError) -> Self {
+        Failure::Recorder(error)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -141,7 +181,11 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
-        Err(error) => {
+        Err(Failure::Usage(message)) => {
+            eprintln!("kinesis-recorder: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Recorder(error)) => {
             eprintln!("kinesis-recorder: {error}");
             ExitCode::from(1)
         }
@@ -162,10 +206,11 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-async fn run(command: Command) -> Result<ExitCode, RecorderError> {
+async fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Record { input, limits } => {
-            let mut config = config(&input.db, None)?;
+            let mut config = config(&input.db, input.service()?, None)?;
+            input.apply(&mut config);
             limits.apply(&mut config);
             config.auto_submit = false;
             let recorder = Recorder::new(config, Arc::new(EnvCredentials))?;
@@ -179,9 +224,10 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             })
         }
         Command::Submit { db, endpoint } => {
-            let mut config = config(&db, Some(&endpoint))?;
+            let mut config = config(&db, store_service(&db, None)?, Some(&endpoint))?;
             config.auto_submit = false;
-            let recorder = Recorder::new(config, Arc::new(EnvCredentials))?;
+            let credentials = credentials(&endpoint, &config)?;
+            let recorder = Recorder::new(config, credentials)?;
             let pending = recorder.stats()?.pending_records;
             if std::io::stderr().is_terminal() {
                 recorder.set_listener(Some(Arc::new(Progress::new(pending))));
@@ -192,17 +238,28 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             Ok(exit_for(&report))
         }
         Command::Status { db, json } => {
-            let recorder = Recorder::new(config(&db, None)?.offline(), Arc::new(EnvCredentials))?;
+            let service = store_service(&db, None)?;
+            let recorder = Recorder::new(config(&db, service, None)?.offline(), Arc::new(EnvCredentials))?;
             let stats = recorder.stats()?;
+            let identity = CognitoCredentialsProvider::stored_identity(&db);
             if json {
-                println!("{}", stats_json(&stats));
+                let mut json = stats_json(service, &stats);
+                if let Some((pool, identity)) = identity {
+                    json["cognito_identity"] = serde_json::json!({"identity_pool_id": pool, "identity_id": identity});
+                }
+                println!("{json}");
             } else {
+                println!("service: {service}");
                 print_stats(&stats);
+                if let Some((pool, identity)) = identity {
+                    println!("cognito identity: {identity} (pool {pool})");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Clear { db } => {
-            let recorder = Recorder::new(config(&db, None)?.offline(), Arc::new(EnvCredentials))?;
+            let config = config(&db, store_service(&db, None)?, None)?;
+            let recorder = Recorder::new(config.offline(), Arc::new(EnvCredentials))?;
             let deleted = recorder.delete_all_records()?;
             println!("deleted {deleted} records");
             Ok(ExitCode::SUCCESS)
@@ -214,11 +271,13 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             interval,
             threshold_records,
         } => {
-            let mut config = config(&input.db, Some(&endpoint))?;
+            let mut config = config(&input.db, input.service()?, Some(&endpoint))?;
+            input.apply(&mut config);
             limits.apply(&mut config);
             config.submit_interval = interval;
             config.submit_threshold_records = threshold_records;
-            let recorder = Arc::new(Recorder::new(config, Arc::new(EnvCredentials))?);
+            let credentials = credentials(&endpoint, &config)?;
+            let recorder = Arc::new(Recorder::new(config, credentials)?);
             recorder.set_listener(Some(Arc::new(LogEvents)));
             // Lines are read on a plain thread: stdin blocks.
             let reader = {
@@ -299,22 +358,55 @@ fn record_lines(recorder: &Recorder, input: &Input, mut lines: impl BufRead) -> 
     }
 }
 
-fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, RecorderError> {
+/// The service of the store at `db`: its own, else `wanted`, else Kinesis.
+/// A `wanted` service the store does not belong to is a usage mistake.
+fn store_service(db: &str, wanted: Option<Service>) -> Result<Service, Failure> {
+    match (Recorder::store_service(db)?, wanted) {
+        (Some(stored), Some(wanted)) if stored != wanted => Err(Failure::Usage(format!(
+            "{db} is a {stored} store, not a {wanted} one: leave out --service, or give another --db"
+        ))),
+        (stored, wanted) => Ok(stored.or(wanted).unwrap_or_default()),
+    }
+}
+
+impl Input {
+    /// The service `record` and `run` save for, checked against the store
+    /// and the flags before anything is stored.
+    fn service(&self) -> Result<Service, Failure> {
+        let service = store_service(&self.db, self.service.map(Service::from))?;
+        if service == Service::Firehose && self.partition_key.is_some() {
+            return Err(Failure::Usage(format!(
+                "{service} records have no partition key: leave out --partition-key"
+            )));
+        }
+        Ok(service)
+    }
+
+    fn apply(&self, config: &mut RecorderConfig) {
+        config.newline_delimited = self.newline_delimited;
+    }
+}
+
+fn config(db: &str, service: Service, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, RecorderError> {
     let region = endpoint
         .and_then(|e| e.region.clone())
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"));
-    let mut config = RecorderConfig::new(db, region.clone().unwrap_or_else(|| "us-east-1".into()));
+    let mut config = RecorderConfig::for_service(service, db, region.clone().unwrap_or_else(|| "us-east-1".into()));
     if let Some(endpoint) = endpoint {
         if region.is_none() {
             return Err(RecorderError::InvalidInput {
                 reason: "no region: pass --region or set AWS_REGION".into(),
             });
         }
+        let service_variable = match service {
+            Service::KinesisDataStreams => "AWS_ENDPOINT_URL_KINESIS",
+            Service::Firehose => "AWS_ENDPOINT_URL_FIREHOSE",
+        };
         config.endpoint = endpoint
             .endpoint
             .clone()
-            .or_else(|| env("AWS_ENDPOINT_URL_KINESIS"))
+            .or_else(|| env(service_variable))
             .or_else(|| env("AWS_ENDPOINT_URL"));
         config.tls_roots = match endpoint.tls_roots {
             TlsRootsArg::Platform => TlsRoots::Platform,
@@ -322,6 +414,19 @@ fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, Recor
         };
     }
     Ok(config)
+}
+
+/// A Cognito identity pool's guest credentials when one is given, else the
+/// environment's keys.
+fn credentials(endpoint: &Endpoint, config: &RecorderConfig) -> Result<Arc<dyn CredentialsProvider>, RecorderError> {
+    let Some(pool) = &endpoint.cognito_identity_pool_id else {
+        return Ok(Arc::new(EnvCredentials));
+    };
+    let mut provider = CognitoCredentialsProvider::new(pool.as_str(), &config.region)?;
+    if let Some(url) = env("AWS_ENDPOINT_URL_COGNITO_IDENTITY").or_else(|| env("AWS_ENDPOINT_URL")) {
+        provider = provider.with_endpoint(&url)?;
+    }
+    Ok(Arc::new(provider))
 }
 
 trait Offline {
@@ -526,9 +631,15 @@ fn print_stats(stats: &RecorderStats) {
     );
 }
 
-fn stats_json(stats: &RecorderStats) -> serde_json::Value {
+fn stats_json(service: Service, stats: &RecorderStats) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+    // The value `--service` takes.
+    let service = match service {
+        Service::KinesisDataStreams => "kinesis",
+        Service::Firehose => "firehose",
+    };
     serde_json::json!({
+        "service": service,
         "pending_records": stats.pending_records,
         "pending_bytes": stats.pending_bytes,
         "oldest_pending_age_ms": ms(stats.oldest_pending_age),

@@ -6,7 +6,9 @@
 //! - [`outcome`]: what a response means for each record, and for the stream.
 //! - [`backoff`]: how long to wait after a failure.
 //! - [`schedule`]: when the background worker submits.
+//! - [`age`]: how old a record is when the wall clock jumps.
 
+pub(crate) mod age;
 pub(crate) mod backoff;
 pub(crate) mod batch;
 pub(crate) mod outcome;

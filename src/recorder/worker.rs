@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
@@ -30,7 +30,7 @@ use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
-use crate::store::Store;
+use crate::store::{Counter, Store, COMPACTION_CHUNK};
 use crate::submission::StoredRecord;
 use crate::transport::Transport;
 
@@ -50,6 +50,9 @@ pub(crate) struct StreamState {
     pub call_failures: u32,
     pub record_failures: u32,
     pub last_error: Option<String>,
+    /// Why the last call failed as a whole: only a network failure's
+    /// backoff ends when the network comes back.
+    pub call_failure: Option<FailureKind>,
 }
 
 impl StreamState {
@@ -59,6 +62,7 @@ impl StreamState {
             call_failures: 0,
             record_failures: 0,
             last_error: None,
+            call_failure: None,
         }
     }
 }
@@ -66,10 +70,6 @@ impl StreamState {
 /// Whole-call transient failures an explicit submit retries before it gives
 /// the stream back to the background schedule.
 const EXPLICIT_TRANSIENT_RETRIES: u32 = 2;
-
-/// Delivered rows deleted per compaction transaction: a few milliseconds of
-/// the store's lock, so group commits of new saves never wait long.
-const COMPACTION_CHUNK: u32 = 2_000;
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -89,6 +89,8 @@ enum StreamEnd {
     RecordsRejected { delay: Duration },
     /// The call failed as a whole; the stream's state says when to retry.
     CallFailed { error: StreamError },
+    /// The credentials or the account failed: no stream can be sent now.
+    AccountFailed { error: StreamError },
     /// Shutdown or network loss interrupted it.
     Interrupted,
 }
@@ -130,6 +132,10 @@ impl Worker {
                 // the interval: whatever stopped it, the worker never spins.
                 NextStep::DrainNow if self.hold_until.is_some_and(|t| t > view.now) => {
                     NextStep::WaitUntil(self.hold_until.unwrap_or(view.now))
+                }
+                // Credentials or account refused: every stream waits.
+                NextStep::DrainNow if self.shared.lock_account().holds_until(view.now).is_some() => {
+                    NextStep::WaitUntil(self.shared.lock_account().holds_until(view.now).unwrap_or(view.now))
                 }
                 step => step,
             };
@@ -245,8 +251,20 @@ impl Worker {
             return report;
         }
         let streams = self.shared.lock_store().pending_streams();
+        let mut account_error: Option<StreamError> = None;
         for stream in streams {
             let now = Instant::now();
+            // The streams after an account-level failure stop on it too.
+            if let Some(error) = &account_error {
+                report.errors.push(StreamError {
+                    stream_name: stream.name.clone(),
+                    ..error.clone()
+                });
+                continue;
+            }
+            if !explicit && self.shared.lock_account().holds_until(now).is_some() {
+                break;
+            }
             let ready_at = self.shared.lock_streams().get(&stream.name).map_or(now, |s| s.ready_at);
             if !explicit && ready_at > now {
                 continue;
@@ -265,6 +283,11 @@ impl Worker {
                     }
                     StreamEnd::CallFailed { error, .. } => {
                         report.errors.push(error);
+                        break;
+                    }
+                    StreamEnd::AccountFailed { error } => {
+                        report.errors.push(error.clone());
+                        account_error = Some(error);
                         break;
                     }
                     _ => break,
@@ -304,21 +327,10 @@ impl Worker {
             }
             let read_now = || read_batch(&self.shared.lock_store(), stream, cursor, max_records, max_bytes);
             let batch = match read_ahead.take() {
-                Some(read) => match read_result(read.await) {
-                    Ok(ahead) => {
-                        let cleared = ahead.clears != self.shared.lock_store().clears();
-                        // The app cleared the store since it was read: read again.
-                        if cleared {
-                            read_now()
-                        } else {
-                            Ok(ahead.records)
-                        }
-                    }
-                    Err(error) => Err(error),
-                },
+                Some(read) => read_result(read.await),
                 None => read_now(),
             };
-            let batch = match batch {
+            let Batch { clears, records: batch } = match batch {
                 Ok(batch) => batch,
                 Err(error) => return call_end(stream, Failure::new(FailureKind::Storage, None, error.to_string())),
             };
@@ -331,25 +343,34 @@ impl Worker {
             let next = (sent + (batch.len() as u64) < budget).then(|| {
                 let (shared, stream) = (self.shared.clone(), stream.to_owned());
                 tokio::task::spawn_blocking(move || {
-                    let store = shared.lock_store();
-                    Ok(ReadAhead {
-                        clears: store.clears(),
-                        records: read_batch(&store, &stream, last_id, max_records, max_bytes)?,
-                    })
+                    read_batch(&shared.lock_store(), &stream, last_id, max_records, max_bytes)
                 })
             });
-            report.requests += 1;
+            // The app may clear the store while the credentials are fetched:
+            // the batch is checked against that right before it leaves.
+            let before_send = || self.shared.lock_store().begin_send(stream, &batch, clears);
             let answer = tokio::select! {
-                answer = self.transport.put_records(stream, &batch) => answer,
+                answer = self.transport.put_records(stream, &batch, before_send) => answer,
                 _ = self.shared.shutdown_signal.notified() => return StreamEnd::Interrupted,
             };
+            self.count_clock_corrections();
+            let Some(answer) = answer else {
+                // Cleared since it was read: read again, from after the clear.
+                match self.shared.lock_store().withdraw_send() {
+                    Ok(dropped) => self.shared.listeners.emit_dropped(&dropped),
+                    Err(error) => tracing::warn!(%error, "cannot update the counters"),
+                }
+                continue;
+            };
+            report.requests += 1;
             let verdict = match &answer {
-                Ok(results) => judge_response(&batch, results, config.max_attempts),
-                Err(failure) => judge_failure(failure),
+                Ok(results) => judge_response(config.service, &batch, results, config.max_attempts),
+                Err(failure) => judge_failure(config.service, failure),
             };
             if !matches!(verdict, Verdict::Settled(_)) {
-                if let Err(error) = self.shared.lock_store().count_failed_request() {
-                    tracing::warn!(%error, "cannot update the request counters");
+                match self.shared.lock_store().count_failed_request() {
+                    Ok(dropped) => self.shared.listeners.emit_dropped(&dropped),
+                    Err(error) => tracing::warn!(%error, "cannot update the request counters"),
                 }
             }
             match verdict {
@@ -375,12 +396,14 @@ impl Worker {
                         });
                     }
                     self.shared.listeners.emit_dropped(&dropped);
+                    self.shared.lock_account().succeeded();
                     let rejected = settlement.retry.len() + settlement.exhausted.len();
                     let mut states = self.shared.lock_streams();
                     let state = states
                         .entry(stream.to_owned())
                         .or_insert_with(|| StreamState::new(Instant::now()));
                     state.call_failures = 0;
+                    state.call_failure = None;
                     if rejected == 0 {
                         state.record_failures = 0;
                         state.last_error = None;
@@ -430,13 +453,16 @@ impl Worker {
                         Some("ExpiredToken".to_owned()),
                         format!("the credentials were refused as expired even after a refresh: {reason}"),
                     );
-                    self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
-                    return call_end(stream, failure);
+                    return self.account_failed(stream, Backoff::TRANSIENT, failure);
                 }
                 Verdict::CredentialsUnavailable { message } => {
                     let failure = Failure::new(FailureKind::Credentials, None, message);
-                    self.call_failed(stream, Backoff::TRANSIENT, &failure, true);
-                    return call_end(stream, failure);
+                    return self.account_failed(stream, Backoff::TRANSIENT, failure);
+                }
+                Verdict::AccountRejected { code, message } => {
+                    tracing::warn!(stream, %code, %message, "the service refused the credentials");
+                    let failure = Failure::new(FailureKind::Credentials, Some(code), message);
+                    return self.account_failed(stream, Backoff::STREAM_REJECTED, failure);
                 }
                 Verdict::StreamRejected { code, message } => {
                     tracing::warn!(stream, %code, %message, "the service rejected the stream's requests");
@@ -457,12 +483,10 @@ impl Worker {
                 .entry(stream.to_owned())
                 .or_insert_with(|| StreamState::new(Instant::now()));
             state.call_failures += 1;
+            state.call_failure = Some(failure.kind);
             let delay = backoff.delay(state.call_failures, jitter());
             state.ready_at = Instant::now() + delay;
-            state.last_error = Some(match &failure.code {
-                Some(code) => format!("{code}: {}", failure.message),
-                None => failure.message.clone(),
-            });
+            state.last_error = Some(failure.describe());
             delay
         };
         self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
@@ -473,6 +497,37 @@ impl Worker {
             will_retry,
         });
         delay
+    }
+
+    /// Holds every stream back after a failure of the credentials or the
+    /// account (met while sending `stream`, not charged to it), and reports it.
+    fn account_failed(&self, stream: &str, backoff: Backoff, failure: Failure) -> StreamEnd {
+        let delay = self.shared.lock_account().failed(backoff, failure.describe(), jitter());
+        tracing::debug!(stream, ?delay, "every stream held back");
+        self.shared.listeners.emit(RecorderEvent::SubmissionFailed {
+            stream_name: stream.to_owned(),
+            kind: failure.kind,
+            code: failure.code.clone(),
+            message: failure.message.clone(),
+            will_retry: true,
+        });
+        StreamEnd::AccountFailed {
+            error: failure.into_error(stream),
+        }
+    }
+
+    /// Adds the transport's clock-skew corrections to the stats.
+    fn count_clock_corrections(&self) {
+        let corrections = self.transport.take_clock_corrections();
+        if corrections > 0 {
+            if let Err(error) = self
+                .shared
+                .lock_store()
+                .add_to_counter(Counter::ClockCorrections, corrections)
+            {
+                tracing::warn!(%error, "cannot update the counters");
+            }
+        }
     }
 
     /// Sleeps, unless shutdown comes first; false when interrupted.
@@ -487,8 +542,17 @@ impl Worker {
         let Some(max_age) = self.shared.config.max_record_age else {
             return;
         };
-        let cutoff = now_ms() - max_age.as_millis() as i64;
-        let dropped = self.shared.lock_store().drop_expired(cutoff);
+        let dropped = {
+            let mut store = self.shared.lock_store();
+            let clock = &self.shared.clock;
+            if let Err(error) = clock
+                .follow_wall_clock(&mut store)
+                .and_then(|_| clock.restamp_never_set(&mut store))
+            {
+                tracing::error!(%error, "cannot follow the clock");
+            }
+            store.drop_expired(clock.now_ms() - max_age.as_millis() as i64)
+        };
         match dropped {
             Ok(dropped) => {
                 self.shared.refresh_committed_bytes();
@@ -510,24 +574,29 @@ impl Failure {
     fn new(kind: FailureKind, code: Option<String>, message: String) -> Self {
         Failure { kind, code, message }
     }
+
+    /// The failure as the stats show it.
+    fn describe(&self) -> String {
+        match &self.code {
+            Some(code) => format!("{code}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    fn into_error(self, stream: &str) -> StreamError {
+        StreamError {
+            stream_name: stream.to_owned(),
+            kind: self.kind,
+            code: self.code,
+            message: self.message,
+        }
+    }
 }
 
 fn call_end(stream: &str, failure: Failure) -> StreamEnd {
     StreamEnd::CallFailed {
-        error: StreamError {
-            stream_name: stream.to_owned(),
-            kind: failure.kind,
-            code: failure.code,
-            message: failure.message,
-        },
+        error: failure.into_error(stream),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The records of `stream` after `after_id` that fit in one request.
@@ -537,20 +606,24 @@ fn read_batch(
     after_id: i64,
     max_records: u32,
     max_bytes: u64,
-) -> crate::error::Result<Vec<StoredRecord>> {
+) -> crate::error::Result<Batch> {
     let mut packer = Packer::new(max_records, max_bytes);
-    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
+    Ok(Batch {
+        clears: store.clears(),
+        records: store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))?,
+    })
 }
 
-/// A batch read on the blocking pool while the one before it is in flight.
-struct ReadAhead {
+/// A batch, read now or on the blocking pool while the one before it was in
+/// flight.
+struct Batch {
     /// The store's clear count when it was read.
     clears: u64,
     records: Vec<StoredRecord>,
 }
 
 /// A read ahead that panicked is a storage failure.
-fn read_result(read: Result<crate::error::Result<ReadAhead>, JoinError>) -> crate::error::Result<ReadAhead> {
+fn read_result(read: Result<crate::error::Result<Batch>, JoinError>) -> crate::error::Result<Batch> {
     read.unwrap_or_else(|error| {
         Err(Error::Io {
             context: "reading a batch",

@@ -166,20 +166,25 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         let outcome = {
             let mut store = shared.lock_store();
+            if let Err(error) = shared.clock.follow_wall_clock(&mut store) {
+                tracing::warn!(%error, "cannot follow the clock");
+            }
             let was_empty = store.pending_records() == 0;
-            store
-                .insert(&group, evict_above)
-                .map(|dropped| (dropped, was_empty, store.pending_records(), store.pending_bytes()))
+            let outcome = store.insert(&group, evict_above, shared.clock.stored_offset());
+            if outcome.is_ok() {
+                // The group moves from the queue's count to the store's in
+                // one step (the reject-new check reads both): never counted
+                // twice, never missed.
+                let mut state = queue.lock();
+                shared.committed_bytes.store(store.pending_bytes(), Ordering::Release);
+                state.writing_bytes = 0;
+                state.storage_error = None;
+            }
+            outcome.map(|dropped| (dropped, was_empty, store.pending_records(), store.pending_bytes()))
         };
         match outcome {
             Ok((dropped, was_empty, pending_records, pending_bytes)) => {
                 group.clear();
-                {
-                    let mut state = queue.lock();
-                    shared.committed_bytes.store(pending_bytes, Ordering::Release);
-                    state.writing_bytes = 0;
-                    state.storage_error = None;
-                }
                 // Events first, so `flush()` returns after the listener heard them.
                 shared.listeners.emit_dropped(&dropped);
                 let threshold = shared.config.notification_byte_threshold;

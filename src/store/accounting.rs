@@ -27,6 +27,8 @@ pub(crate) enum Counter {
     Throttled,
     RequestsSent,
     RequestsFailed,
+    /// Requests signed again with the service's time (the device clock was off).
+    ClockCorrections,
     Dropped(DropReason),
 }
 
@@ -38,6 +40,7 @@ impl Counter {
             Counter::Throttled => "records_throttled".into(),
             Counter::RequestsSent => "requests_sent".into(),
             Counter::RequestsFailed => "requests_failed".into(),
+            Counter::ClockCorrections => "clock_corrections".into(),
             Counter::Dropped(reason) => format!("dropped_{}", reason.as_str()),
         }
     }
@@ -49,6 +52,7 @@ impl Counter {
             Counter::Throttled,
             Counter::RequestsSent,
             Counter::RequestsFailed,
+            Counter::ClockCorrections,
         ]
         .into_iter()
         .chain(DropReason::ALL.into_iter().map(Counter::Dropped))
@@ -257,5 +261,14 @@ impl Store {
 
     pub fn counter(&self, counter: Counter) -> u64 {
         self.counters.get(&counter).copied().unwrap_or(0)
+    }
+
+    /// Adds `n` to a counter, in a transaction of its own.
+    pub fn add_to_counter(&mut self, counter: Counter, n: u64) -> Result<()> {
+        self.write("updating a counter", |_, delta, _| {
+            delta.count(counter, n);
+            Ok(())
+        })?;
+        Ok(())
     }
 }

@@ -5,11 +5,16 @@
 //!
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
+//! - [`cognito`]: the built-in Amazon Cognito Identity provider.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
 //! - [`tls`]: which certificates are trusted (the platform's verifier or bundled roots).
+//! - [`clock`]: the device clock's offset from the service's, learned from
+//!   a refusal's `Date` header, for signing.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 
 mod cbor;
+mod clock;
+pub(crate) mod cognito;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;
@@ -17,51 +22,42 @@ mod tls;
 pub(crate) mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::RecorderConfig;
-use crate::error::Result;
+use crate::config::{RecorderConfig, TlsRoots};
+use crate::error::{RecorderError, Result};
 use crate::submission::{CallFailure, EntryResult, StoredRecord};
+use clock::SkewCorrection;
+pub use cognito::{CognitoCredentialsProvider, CognitoLoginsProvider};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 pub(crate) use tls::check_available as check_tls_roots;
 use wire::Api;
 
-/// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
+/// Largest response body read; an answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// One service API (Kinesis PutRecords today) over HTTPS, signed.
+/// One service's batch API (Kinesis PutRecords or Firehose PutRecordBatch)
+/// over HTTPS, signed.
 pub(crate) struct Transport {
     client: reqwest::Client,
     url: reqwest::Url,
     region: String,
     api: &'static Api,
     credentials: CredentialsCache,
+    skew: SkewCorrection,
 }
 
 impl Transport {
     pub fn new(config: &RecorderConfig, api: &'static Api, provider: Arc<dyn CredentialsProvider>) -> Result<Self> {
         let url = endpoint::resolve(&config.region, config.endpoint.as_deref(), api.endpoint_prefix)?;
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(std::time::Duration::from_secs(10)))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")));
-        // Plain http:// (loopback only) trusts nothing, so it needs no certificates.
-        if url.scheme() == "https" {
-            builder = builder.use_preconfigured_tls(tls::client_config(config.tls_roots)?);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
-            client,
+            client: http_client(&url, config.request_timeout, config.tls_roots)?,
             url,
             region: config.region.clone(),
             api,
-            credentials: CredentialsCache::new(provider),
+            credentials: CredentialsCache::new(provider, config.request_timeout),
+            skew: SkewCorrection::default(),
         })
     }
 
@@ -70,35 +66,130 @@ impl Transport {
         self.credentials.invalidate().await;
     }
 
-    /// Sends one batch of one stream and reads the per-record results.
-    pub async fn put_records(&self, stream: &str, records: &[StoredRecord]) -> Result<Vec<EntryResult>, CallFailure> {
-        let body = (self.api.encode)(stream, records);
-        let credentials = self.credentials.get().await.map_err(CallFailure::Credentials)?;
-        let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
-            .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
-        let mut request = self.client.post(self.url.clone()).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
-        let status = response.status();
-        let error_type_header = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(response).await?;
-        if status.is_success() {
-            (self.api.decode)(&body).map_err(CallFailure::Malformed)
-        } else {
-            let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
-            Err(CallFailure::Service {
-                status: status.as_u16(),
-                code,
-                message,
-            })
+    /// Once the store is open: a built-in Cognito provider keeps its
+    /// identity id next to it and times its calls out and trusts certificates
+    /// like this transport.
+    pub fn bind_credentials_to_store(&self, config: &RecorderConfig) -> Result<()> {
+        match self.credentials.cognito() {
+            Some(cognito) => cognito.bind_to_store(&config.database_path, config.request_timeout, config.tls_roots),
+            None => Ok(()),
         }
     }
+
+    /// Clock-skew corrections made since the last call.
+    pub fn take_clock_corrections(&self) -> u64 {
+        self.skew.take_corrections()
+    }
+
+    /// Sends one batch of one stream and reads the per-record results.
+    ///
+    /// `before_send` is asked right before each send, after the credentials
+    /// and the signature (which may take long): when it says no, nothing is
+    /// sent and the answer is `None`. A refusal for the device's clock is
+    /// signed again with the service's time, once.
+    pub async fn put_records(
+        &self,
+        stream: &str,
+        records: &[StoredRecord],
+        mut before_send: impl FnMut() -> bool,
+    ) -> Option<Result<Vec<EntryResult>, CallFailure>> {
+        let body = bytes::Bytes::from((self.api.encode)(stream, records));
+        let mut signed_again = false;
+        loop {
+            let credentials = match self.credentials.get().await {
+                Ok(credentials) => credentials,
+                // Fetching credentials needs the network too; failing there is
+                // no more the credentials' fault than a failed PutRecords.
+                Err(RecorderError::Network { reason }) => return Some(Err(CallFailure::Network(reason))),
+                Err(other) => return Some(Err(CallFailure::Credentials(other.to_string()))),
+            };
+            let signed_at = self.skew.now();
+            let headers = match signing::sign(&self.url, &self.region, self.api, &credentials, &body, signed_at) {
+                Ok(headers) => headers,
+                Err(e) => return Some(Err(CallFailure::Credentials(format!("cannot sign the request: {e}")))),
+            };
+            if !before_send() {
+                return None;
+            }
+            let (answer, server_date) = post(&self.client, &self.url, headers, body.clone()).await;
+            let mut answer = answer.and_then(|body| (self.api.decode)(&body).map_err(CallFailure::Malformed));
+            if let Err(CallFailure::Service { message, .. }) = &mut answer {
+                // The message goes to logs, events and stats: never the keys.
+                *message = wire::redact_keys(message, records);
+            }
+            match &answer {
+                Err(CallFailure::Service { code, .. })
+                    if !signed_again && self.skew.learn(signed_at, code.as_deref(), server_date.as_deref()) =>
+                {
+                    signed_again = true;
+                }
+                _ => return Some(answer),
+            }
+        }
+    }
+}
+
+/// One POST of an AWS JSON (or CBOR) protocol: the body of a 2xx answer, or
+/// why there is none (the service's error type and message parsed); and the
+/// server's `Date` header, from which a wrong device clock is corrected.
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: Vec<(String, String)>,
+    body: impl Into<reqwest::Body>,
+) -> (Result<Vec<u8>, CallFailure>, Option<String>) {
+    let mut request = client.post(url.clone()).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return (Err(CallFailure::Network(describe(&e))), None),
+    };
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (error_type_header, server_date) = (header("x-amzn-errortype"), header("date"));
+    let body = match read_body(response).await {
+        Ok(body) => body,
+        Err(failure) => return (Err(failure), server_date),
+    };
+    if status.is_success() {
+        return (Ok(body), server_date);
+    }
+    let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
+    let failure = CallFailure::Service {
+        status: status.as_u16(),
+        code,
+        message,
+    };
+    (Err(failure), server_date)
+}
+
+/// The HTTP client of every call: rustls with the certificates `roots`
+/// chooses, no redirects (a redirected signed request is a misconfigured
+/// endpoint, not something to follow), bounded connect and request times.
+pub(crate) fn http_client(url: &reqwest::Url, request_timeout: Duration, roots: TlsRoots) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
+        .timeout(request_timeout)
+        .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")));
+    // Plain http:// (loopback only) trusts nothing, so it needs no certificates.
+    if url.scheme() == "https" {
+        builder = builder.use_preconfigured_tls(tls::client_config(roots)?);
+    }
+    builder
+        .build()
+        .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CallFailure> {

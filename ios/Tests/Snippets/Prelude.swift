@@ -25,3 +25,12 @@ var data: Data { fatalError() }
 var event: AppEvent { fatalError() }
 var userId: String { fatalError() }
 func log(_ items: Any...) {}
+
+// Cognito and Firehose snippets.
+struct Auth {
+    func freshIdToken() async throws -> String { fatalError() }
+}
+
+var provider: CredentialsProvider { fatalError() }
+var poolId: String { fatalError() }
+var auth: Auth { fatalError() }

@@ -2,24 +2,42 @@ import Foundation
 import Observation
 import KinesisRecorder
 
-/// Where the example sends its records. By default a local kinesalite
-/// (`node tests/servers/kinesalite.js 4567` on the Mac; the iOS simulator
-/// shares the Mac's loopback). Set `KINESIS_ENDPOINT` in the scheme's
-/// environment to change it, or set `endpoint` to nil for real AWS (and replace
-/// the credentials with your Cognito/backend provider).
+/// Where the example sends its records: two options.
+///
+/// - **AWS**: set `COGNITO_IDENTITY_POOL_ID` in the scheme's environment (or
+///   `cognitoIdentityPoolId`) to an identity pool whose guest role may
+///   `kinesis:PutRecords` on the stream (see the README's "Credentials"): the
+///   regional endpoint, temporary credentials, no AWS keys in the app.
+/// - **Local server** (the default): a kinesalite on the Mac
+///   (`node tests/servers/kinesalite.js 4567`; the iOS simulator shares the
+///   Mac's loopback), or `KINESIS_ENDPOINT` from the scheme's environment,
+///   with fixed keys it does not check.
 public struct ExampleSettings: Sendable {
     public var region = "us-east-1"
     public var streamName = "example-events"
     /// Listed in BGTaskSchedulerPermittedIdentifiers (project.yml).
     public var backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
-    public var endpoint: String? = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
+    public var cognitoIdentityPoolId: String? = ProcessInfo.processInfo.environment["COGNITO_IDENTITY_POOL_ID"]
+    public var localEndpoint = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
     /// nil: `RecorderConfig.defaultDatabasePath(fileName: "example.db")`.
     public var databasePath: String?
-    public var credentials: CredentialsProvider = StaticCredentials(
-        accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret"
-    )
 
     public init() {}
+
+    /// nil (the regional endpoint) with an identity pool, else the local server.
+    public var endpoint: String? { cognitoIdentityPoolId == nil ? localEndpoint : nil }
+
+    public var target: String {
+        cognitoIdentityPoolId.map { "AWS \(region), Cognito identity pool \($0)" } ?? "local server \(localEndpoint)"
+    }
+
+    public func credentials() throws -> CredentialsProvider {
+        if let pool = cognitoIdentityPoolId {
+            // The identity id is kept next to the recorder's store.
+            return try cognitoCredentials(identityPoolId: pool, region: region)
+        }
+        return StaticCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret")
+    }
 }
 
 /// The example's state and everything it does; the SwiftUI views only show it.
@@ -55,7 +73,7 @@ public final class ExampleModel {
             let recorder = try KinesisRecorder(
                 databasePath: try settings.databasePath ?? RecorderConfig.defaultDatabasePath(fileName: "example.db"),
                 region: settings.region,
-                credentials: settings.credentials
+                credentials: try settings.credentials()
             ) {
                 $0.endpoint = settings.endpoint
                 $0.submitInterval = 10  // seconds; the default comes from the core

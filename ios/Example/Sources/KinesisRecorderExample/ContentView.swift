@@ -26,6 +26,7 @@ struct ContentView: View {
                 }
 
                 Section("Network") {
+                    LabeledContent("Sending to", value: model.settings.target)
                     Toggle("Network available", isOn: $model.networkAvailable)
                 }
 

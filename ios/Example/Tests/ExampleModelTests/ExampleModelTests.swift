@@ -31,7 +31,8 @@ final class ExampleModelTests: XCTestCase {
 
     private func makeModel(stream: String) throws -> ExampleModel {
         var settings = ExampleSettings()
-        settings.endpoint = try endpoint()
+        settings.cognitoIdentityPoolId = nil
+        settings.localEndpoint = try endpoint()
         settings.streamName = stream
         settings.databasePath = directory.appendingPathComponent("example.db").path
         return ExampleModel(settings: settings)
@@ -145,7 +146,8 @@ final class ExampleModelTests: XCTestCase {
 
     func testARecorderThatCannotOpenIsShownNotThrown() async throws {
         var settings = ExampleSettings()
-        settings.endpoint = try endpoint()
+        settings.cognitoIdentityPoolId = nil
+        settings.localEndpoint = try endpoint()
         settings.databasePath = directory.path  // a directory, not a file
         let model = ExampleModel(settings: settings)
         let failure = try XCTUnwrap(model.failure)
