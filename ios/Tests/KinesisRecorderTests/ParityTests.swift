@@ -49,10 +49,17 @@ final class ParityTests: XCTestCase {
         // Three streams, none read until 600 events have happened (the old
         // single stream kept only the newest 256, and each new call ended the previous one).
         let streams = (0..<3).map { _ in recorder!.events() }
+        let probe = recorder!.events()
         for round in 0..<2 {
             try dropOnePerStream(recorder!, streams: 300, round: round)
         }
-        // A stream opened now sees only what follows.
+        // Events reach the streams from the recorder's event thread: wait
+        // until all 600 have, then a stream opened now sees only what follows.
+        var passed = 0
+        for await _ in probe {
+            passed += 1
+            if passed == 600 { break }
+        }
         let late = recorder!.events()
         try dropOnePerStream(recorder!, streams: 5, round: 2)
         let readers = (streams + [late]).map(drain)
