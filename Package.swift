@@ -36,10 +36,13 @@ if let release = releaseXCFramework {
     // Built by ios/build-xcframework.sh.
     ffiTarget = .binaryTarget(name: "KinesisRecorderFFI", path: "ios/build/KinesisRecorderFFI.xcframework")
 }
-// The static library inside the XCFramework needs these system libraries.
+// The static library inside the XCFramework needs these system libraries. SQLite is the
+// system's (libsqlite3.tbd), not a private copy: an app that also uses GRDB, SQLCipher or
+// the system SQLite gets one set of `sqlite3_*` symbols.
 let nativeLinkerSettings: [LinkerSetting] = [
     .linkedFramework("Security"),
     .linkedFramework("SystemConfiguration"),
+    .linkedLibrary("sqlite3"),
 ]
 #endif
 

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash .ci/install-servers.sh        # kinesalite, kinesis-mock (npm); moto (PyPI, .ci/.venv)
+bash .ci/install-sqlite.sh         # Debian's libsqlite3-dev: the system-SQLite build (as on Apple platforms)
 if [[ "${SKIP_KOTLIN:-0}" != 1 ]]; then
   bash .ci/install-maven.sh        # Java 17 + Maven; Kotlin compiler, JNA, coroutines, JUnit, android-all
 fi

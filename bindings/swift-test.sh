@@ -13,9 +13,10 @@
 # and MOTO_ENDPOINT (loopback is shared with the chroot). Swift runs natively
 # when `swift` is on PATH (macOS, or a Linux with a toolchain), else through
 # .ci/swift.sh (Debian trixie chroot); SWIFT_RUNNER=native|chroot forces one.
-# On Linux it then type-checks the example app's model, and the save-path
-# benchmark runs briefly (bindings/swift-bench.sh --quick; SKIP_BENCH=1 skips
-# it). The exit code is swift test's, or the type check's or the benchmark's if one failed.
+# Then it runs the tests of the example app's model (ios/Example) and, on
+# Linux, type-checks the Swift snippets of README.md and ios/README.md; the
+# save-path benchmark then runs briefly (bindings/swift-bench.sh --quick;
+# SKIP_BENCH=1 skips it). The exit code is the first failure's.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -121,19 +122,33 @@ else
   SWIFT_PASS_ENV="${SWIFT_PASS_ENV:-} KINESIS_ENDPOINT MOTO_ENDPOINT" .ci/swift.sh "$repo" swift test ${test_args[@]+"${test_args[@]}"}
 fi
 status=$?
-if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then
-  # The example app's model (the package's API, Observation) type-checks against the package just
-  # built; its SwiftUI views need Apple's SDK (the Apple workflow builds the whole app).
-  log "type-checking ios/Example/Sources/ExampleModel.swift"
-  # shellcheck disable=SC2016  # expanded by the shell that runs it (in the chroot)
-  typecheck='swiftc -typecheck -swift-version 5 -I "$(swift build --show-bin-path)/Modules" \
-    -I ios/build/KinesisRecorderFFI -Xcc -fmodule-map-file=ios/build/KinesisRecorderFFI/module.modulemap \
-    ios/Example/Sources/ExampleModel.swift'
+# in_swift DIR COMMAND...: runs COMMAND in DIR with the Swift toolchain.
+in_swift() {
+  local dir="$1"
+  shift
   if [ "$runner" = native ]; then
-    bash -c "$typecheck"
+    (cd "$dir" && "$@")
   else
-    .ci/swift.sh "$repo" bash -c "$typecheck"
+    SWIFT_PASS_ENV="${SWIFT_PASS_ENV:-} KINESIS_ENDPOINT MOTO_ENDPOINT" .ci/swift.sh "$dir" "$@"
   fi
+}
+if [ "$status" = 0 ]; then
+  # The example app's model (everything but its SwiftUI views) and its tests, against the
+  # package and kinesalite (ios/Example/Package.swift leaves the SwiftUI app out on Linux).
+  log "swift test (ios/Example: the example app's model)"
+  in_swift "$repo/ios/Example" swift test
+  status=$?
+fi
+if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then
+  # The Swift snippets of the READMEs, type-checked against the package just built (those
+  # marked as not compiled are listed: Package.swift fragments, Apple-only code).
+  snippets="$repo/target/swift-snippets"
+  bash ios/Tests/Snippets/extract.sh "$snippets" README.md ios/README.md >&2
+  log "type-checking the README snippets"
+  # shellcheck disable=SC2016  # expanded by the shell that runs it (in the chroot)
+  in_swift "$repo" bash -c 'swiftc -typecheck -suppress-warnings -swift-version 5 -I "$(swift build --show-bin-path)/Modules" \
+    -I ios/build/KinesisRecorderFFI -Xcc -fmodule-map-file=ios/build/KinesisRecorderFFI/module.modulemap \
+    ios/Tests/Snippets/Prelude.swift "$1"/*.swift' typecheck "$snippets"
   status=$?
 fi
 set -e

@@ -9,6 +9,9 @@
 #   --zip       also write ios/build/KinesisRecorderFFI.xcframework.zip and print
 #               its SwiftPM checksum (for `releaseXCFramework` in Package.swift)
 #
+# Apps that link the XCFramework without SwiftPM add libsqlite3.tbd, Security and
+# SystemConfiguration to their target (Package.swift does this for SwiftPM).
+#
 # Output (gitignored):
 #   ios/build/KinesisRecorderFFI.xcframework
 #       ios-arm64                          aarch64-apple-ios
@@ -74,6 +77,15 @@ for t in "${targets[@]}"; do
   cargo build --profile "$profile" --lib --no-default-features --features mobile --target "$t"
 done
 slice() { echo "$target_dir/$1/$profile/$lib"; }
+
+# SQLite is the system's on Apple platforms (Cargo.toml: `bundled-sqlite` is not built for
+# them; Package.swift links libsqlite3): a private copy would define sqlite3_* symbols that
+# clash with the app's GRDB, SQLCipher or system SQLite.
+for t in "${targets[@]}"; do
+  if nm -gU "$(slice "$t")" 2>/dev/null | grep -q ' T _sqlite3_open_v2$'; then
+    die "$(slice "$t") defines sqlite3_open_v2: SQLite was compiled in (is another crate enabling rusqlite's \"bundled\"?)"
+  fi
+done
 
 # --- Swift sources, header and module map ---------------------------------------
 # Generated from a host build of the same crate (the metadata is identical);

@@ -34,6 +34,27 @@ pub enum WireFormat {
     Cbor,
 }
 
+/// Which certificates the recorder trusts for `https://` endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum TlsRoots {
+    /// The device's own trust store and verifier, as the platform's browser
+    /// and HTTP stack use them: certificates installed by the user or by
+    /// device management (MDM), corporate TLS inspection, Android's Network
+    /// Security Config, revocations the OS knows of. Apple: Security.framework;
+    /// Android: the platform's TrustManager (needs the app's Context, given by
+    /// the Android library); Linux: the system CA bundle, or `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` when set.
+    #[default]
+    Platform,
+    /// Mozilla's root certificates compiled into the library, whatever the
+    /// device trusts: for devices without a CA bundle, or to ignore
+    /// certificates added to the device. Needs the `bundled-roots` feature
+    /// (default in the crate and the CLI; not in the Android and iOS
+    /// libraries, where it is refused with `InvalidInput`).
+    Bundled,
+}
+
 /// The recorder's settings. Start from [`RecorderConfig::new`] (Kinesis Data
 /// Streams) or [`RecorderConfig::for_service`] and change what you need;
 /// [`RecorderConfig::validate`] says what is wrong with a value.
@@ -92,6 +113,8 @@ pub struct RecorderConfig {
     pub request_timeout: Duration,
     /// Wire encoding of requests (Firehose: JSON only).
     pub wire_format: WireFormat,
+    /// Certificates trusted for `https://` endpoints (Cognito's included).
+    pub tls_roots: TlsRoots,
     /// Append `\n` to each record as it is saved (one record per line once
     /// Firehose joins a batch into one S3 object); counted in every limit.
     pub newline_delimited: bool,
@@ -133,6 +156,7 @@ impl RecorderConfig {
             max_queued_bytes: 8 * MIB,
             request_timeout: Duration::from_secs(15),
             wire_format: WireFormat::Json,
+            tls_roots: TlsRoots::Platform,
             newline_delimited: false,
         }
     }
@@ -221,6 +245,7 @@ impl RecorderConfig {
             return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
         }
         validate_region(&self.region)?;
+        crate::transport::check_tls_roots(self.tls_roots)?;
         Ok(())
     }
 }

@@ -39,6 +39,9 @@ pub(crate) enum Error {
     #[error("the store at {path} was written by a newer version (schema {found}, this build knows up to {supported})")]
     StoreTooNew { path: String, found: i64, supported: i64 },
 
+    #[error("the SQLite library linked into this app is {found}; the record store needs {required} or newer")]
+    SqliteTooOld { found: String, required: String },
+
     /// A configuration mistake, not a damaged file: the app gave the wrong
     /// path or the wrong service, so the store must not be moved aside.
     #[error(
@@ -126,6 +129,7 @@ impl From<Error> for RecorderError {
             | Error::StoreCorrupt { .. }
             | Error::StoreLocked { .. }
             | Error::StoreTooNew { .. }
+            | Error::SqliteTooOld { .. }
             | Error::Io { .. } => RecorderError::StorageFailure { reason },
             Error::Network(_) => RecorderError::Network { reason },
             Error::ShutDown => RecorderError::ShutDown,

@@ -24,7 +24,8 @@
 //! Layers, one folder each: [`store`] (SQLite only), [`policy`] (pure
 //! decisions), [`transport`] (HTTP + SigV4), [`recorder`] (threads and
 //! triggers), and `ffi` (the UniFFI surface, plus direct JNI entry points for
-//! Kotlin's saves). Imports only point down:
+//! Kotlin's saves); [`set_log_sink`] forwards the recorder's log to the app.
+//! Imports only point down:
 //!
 //! ```text
 //! ffi ─► recorder ─┬─► store ─────┬─► submission
@@ -43,6 +44,7 @@
 
 mod config;
 mod error;
+mod logging;
 mod policy;
 mod record;
 mod recorder;
@@ -54,8 +56,9 @@ mod transport;
 #[cfg(feature = "ffi")]
 mod ffi;
 
-pub use config::{RecorderConfig, WhenFull, WireFormat, DEFAULT_SUBMIT_DEADLINE, KIB, MIB};
+pub use config::{RecorderConfig, TlsRoots, WhenFull, WireFormat, DEFAULT_SUBMIT_DEADLINE, KIB, MIB};
 pub use error::{DropReason, RecorderError};
+pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use recorder::{
     FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,
     SubmitReport,

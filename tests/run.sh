@@ -42,6 +42,17 @@ step "cargo test (unit + integration)" cargo test --locked --all-features
 # shipped profile's size.
 test_build=(PROFILE=dev CARGO_BUILD_ARGS="--locked --all-features --tests")
 
+# The build Apple platforms get: SQLite from the system (here Debian's libsqlite3, .ci/install-sqlite.sh)
+# instead of compiled in (`bundled-sqlite` off), and no bundled roots, as in the mobile libraries.
+# A second build configuration, so kept small: the store's unit tests (schema and upgrades, bad
+# files, the lock against a second opener, vacuum, the SQLite version check) and one end to end test
+# against kinesalite (saves from four threads, submitted, read back byte for byte). It reuses the
+# step above's dependencies (`cli` on, and the dev-dependency features in Cargo.toml): only
+# libsqlite3-sys, rusqlite and this crate are built again, ~1 min here.
+step "cargo test with the system SQLite (as on Apple platforms)" cargo test --locked \
+  --no-default-features --features cli,http2 --lib --test kinesalite \
+  -- store:: records_from_many_threads_arrive_byte_for_byte
+
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   # Quick mode only: it checks that the benchmark runs and its functional
   # checks hold; it asserts no timing. Built in the test profile with the

@@ -407,3 +407,131 @@ async fn tls_certificate_errors_are_errors_and_keep_the_records() {
         server.log()
     );
 }
+
+/// `TlsRoots::Platform` (the default) trusts what the system trusts: a server
+/// whose CA only the system's trust configuration holds (`SSL_CERT_FILE`
+/// here, as a corporate or MDM CA on a managed device) is accepted; without
+/// that CA in the trust configuration, or with `--tls-roots bundled`
+/// (Mozilla's roots only), the same server is refused and the records stay.
+#[test]
+fn the_systems_trust_store_decides_and_bundled_roots_ignore_it() {
+    let server = match TlsServer::start_with_test_ca() {
+        Ok(server) => server,
+        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
+    };
+    let test_ca = server.ca_file.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("trust.db");
+    let db = db.to_str().unwrap();
+    let output = run_cli(&["record", "--db", db, "--stream", "s"], b"one\ntwo\nthree\n");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let endpoint = format!("https://localhost:{}", server.port);
+    let submit = |tls_roots: &str, trusted_ca_file: Option<&std::path::Path>| {
+        let mut command = cli_command(&[
+            "submit",
+            "--db",
+            db,
+            "--region",
+            "us-east-1",
+            "--endpoint",
+            &endpoint,
+            "--tls-roots",
+            tls_roots,
+        ]);
+        command.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        if let Some(file) = trusted_ca_file {
+            command.env("SSL_CERT_FILE", file);
+        }
+        let output = run_command(command, b"");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let answered = || server.log().iter().filter(|l| l.starts_with("ANSWERED")).count();
+
+    // The system's own CA bundle does not hold the test CA.
+    let (code, stderr) = submit("platform", None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "not a trust failure: {stderr}");
+    assert_eq!((pending(db), answered()), (3, 0));
+    // Bundled roots ignore the system's trust configuration.
+    let (code, stderr) = submit("bundled", Some(&test_ca));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "not a trust failure: {stderr}");
+    assert_eq!((pending(db), answered()), (3, 0));
+    // The platform verifier with the test CA in the system's trust configuration: delivered.
+    let (code, stderr) = submit("platform", Some(&test_ca));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(pending(db), 0);
+    assert!(
+        wait_until(Duration::from_secs(2), || answered() == 1),
+        "{:?}",
+        server.log()
+    );
+    println!("TLS trust: refused without the CA and with bundled roots, accepted through SSL_CERT_FILE");
+}
+
+/// The built-in Cognito provider's calls go through the same HTTP client
+/// builder, so `tls_roots` decides for them too: with bundled roots a Cognito
+/// endpoint whose CA only the system trusts is refused before anything is
+/// sent; with the platform verifier and that CA in the system's trust
+/// configuration the `GetId` call reaches it (this server is no Cognito, so
+/// no credentials come back and the records stay).
+#[test]
+fn cognito_calls_trust_what_the_recorder_trusts() {
+    let server = match TlsServer::start_with_test_ca() {
+        Ok(server) => server,
+        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
+    };
+    let test_ca = server.ca_file.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cognito-trust.db");
+    let db = db.to_str().unwrap();
+    let output = run_cli(&["record", "--db", db, "--stream", "s"], b"one\ntwo\n");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cognito_endpoint = format!("https://localhost:{}", server.port);
+    let submit = |tls_roots: &str| {
+        let mut command = cli_command(&[
+            "submit",
+            "--db",
+            db,
+            "--region",
+            "us-east-1",
+            // Never reached: the credentials come first.
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--tls-roots",
+            tls_roots,
+            "--cognito-identity-pool-id",
+            "us-east-1:00000000-0000-4000-8000-000000000000",
+        ]);
+        command
+            .env_remove("SSL_CERT_DIR")
+            .env("SSL_CERT_FILE", &test_ca)
+            .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY", &cognito_endpoint);
+        let output = run_command(command, b"");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let answered = || server.log().iter().filter(|l| l.starts_with("ANSWERED")).count();
+
+    let (code, stderr) = submit("bundled");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "not a trust failure: {stderr}");
+    assert_eq!((pending(db), answered()), (2, 0));
+    let (code, stderr) = submit("platform");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("UnknownIssuer"),
+        "the platform verifier refused the CA: {stderr}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || answered() > 0),
+        "{:?}",
+        server.log()
+    );
+    assert_eq!(pending(db), 2);
+}

@@ -75,7 +75,51 @@ kotlin {
     }
 }
 
+// --- rustls-platform-verifier's Android component -----------------------------------------------
+
+/**
+ * TlsRoots.PLATFORM (the default) verifies servers with Android's TrustManager through a small
+ * Kotlin class, org.rustls.platformverifier.CertificateVerifier, that the Rust crate ships as an
+ * AAR inside the sources of its `rustls-platform-verifier-android` crate (the version Cargo.lock
+ * pins, so the Kotlin and Rust halves always match). This task takes that AAR's classes.jar from
+ * the crate sources cargo downloaded (`cargo metadata`), with no Maven repository involved.
+ */
+val rustlsPlatformVerifierJar: Provider<RegularFile> =
+    layout.buildDirectory.file("rustls-platform-verifier/classes.jar")
+val extractRustlsPlatformVerifier by tasks.registering {
+    group = "build"
+    description = "Extracts rustls-platform-verifier's Android classes (from the crate sources) for this AAR."
+    val cargoLock = repoRoot.resolve("Cargo.lock")
+    val output = rustlsPlatformVerifierJar
+    inputs.file(cargoLock)
+    outputs.file(output)
+    doLast {
+        val process = ProcessBuilder("cargo", "metadata", "--format-version", "1", "--locked")
+            .directory(cargoLock.parentFile)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start()
+        val metadata = process.inputStream.bufferedReader().readText()
+        check(process.waitFor() == 0) { "cargo metadata failed" }
+        @Suppress("UNCHECKED_CAST")
+        val packages = (groovy.json.JsonSlurper().parseText(metadata) as Map<String, Any>)["packages"] as List<Map<String, Any>>
+        val crate = packages.single { it["name"] == "rustls-platform-verifier-android" }
+        val version = crate["version"] as String
+        val aar = File(File(crate["manifest_path"] as String).parentFile,
+            "maven/rustls/rustls-platform-verifier/$version/rustls-platform-verifier-$version.aar")
+        check(aar.isFile) { "$aar not found: does this rustls-platform-verifier-android still ship its AAR?" }
+        val jar = output.get().asFile
+        jar.parentFile.mkdirs()
+        java.util.zip.ZipFile(aar).use { zip ->
+            val entry = zip.getEntry("classes.jar") ?: error("$aar has no classes.jar")
+            zip.getInputStream(entry).use { input -> jar.outputStream().use { input.copyTo(it) } }
+        }
+    }
+}
+
 dependencies {
+    // rustls-platform-verifier's Kotlin component (see extractRustlsPlatformVerifier below),
+    // packed into this AAR (libs/) so apps need no extra repository or dependency.
+    implementation(files(rustlsPlatformVerifierJar).builtBy(extractRustlsPlatformVerifier))
     // The AAR of JNA carries libjnidispatch.so for every Android ABI. `api`: the generated
     // bindings expose JNA types (RustBuffer is a com.sun.jna.Structure).
     api("net.java.dev.jna:jna:${libs.versions.jna.get()}@aar")

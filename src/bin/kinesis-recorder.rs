@@ -12,7 +12,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kinesis_recorder::{
     AwsCredentials, CognitoCredentialsProvider, CredentialsProvider, Recorder, RecorderConfig, RecorderError,
-    RecorderEvent, RecorderListener, RecorderStats, Service, SubmitReport, WhenFull,
+    RecorderEvent, RecorderListener, RecorderStats, Service, SubmitReport, TlsRoots, WhenFull,
 };
 
 #[derive(Parser)]
@@ -124,12 +124,22 @@ struct Endpoint {
     /// [env: AWS_ENDPOINT_URL_KINESIS or AWS_ENDPOINT_URL_FIREHOSE, then AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
+    /// Certificates trusted for https (Cognito too): the system's (its CA bundle, or
+    /// SSL_CERT_FILE / SSL_CERT_DIR), or Mozilla's roots built into the tool.
+    #[arg(long, value_enum, default_value_t = TlsRootsArg::Platform)]
+    tls_roots: TlsRootsArg,
     /// Sign with temporary credentials of this Amazon Cognito identity pool
     /// (guest identities) instead of AWS_ACCESS_KEY_ID; the identity id is kept
     /// next to the store [Cognito endpoint: AWS_ENDPOINT_URL_COGNITO_IDENTITY,
     /// AWS_ENDPOINT_URL]
     #[arg(long, value_name = "ID")]
     cognito_identity_pool_id: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TlsRootsArg {
+    Platform,
+    Bundled,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -402,6 +412,10 @@ fn config(db: &str, service: Service, endpoint: Option<&Endpoint>) -> Result<Rec
             .clone()
             .or_else(|| env(service_variable))
             .or_else(|| env("AWS_ENDPOINT_URL"));
+        config.tls_roots = match endpoint.tls_roots {
+            TlsRootsArg::Platform => TlsRoots::Platform,
+            TlsRootsArg::Bundled => TlsRoots::Bundled,
+        };
     }
     Ok(config)
 }

@@ -19,6 +19,7 @@ impl Store {
     /// belongs to the other service is an error; nothing is ever wiped
     /// silently. See [`move_aside`] to recover from a damaged file.
     pub fn open(path: &str, service: Service) -> Result<Store> {
+        schema::check_sqlite_version(rusqlite::version_number())?;
         create_private_file(path)?;
         let (mut conn, version, found) = inspect(path)?;
         if let Some(found) = found.filter(|found| *found != service) {

@@ -60,6 +60,24 @@ fn application_id(service: Service) -> i64 {
 
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The oldest SQLite the store's statements run on (`RETURNING` came in
+/// 3.35.0). Apple platforms link the system's SQLite, so this is a run-time
+/// check.
+pub(crate) const MIN_SQLITE_VERSION: i32 = 3_035_000;
+
+/// Refuses an SQLite library older than [`MIN_SQLITE_VERSION`] (`found` as
+/// `sqlite3_libversion_number()` gives it) before any file is touched.
+pub(crate) fn check_sqlite_version(found: i32) -> Result<()> {
+    if found >= MIN_SQLITE_VERSION {
+        return Ok(());
+    }
+    let dotted = |v: i32| format!("{}.{}.{}", v / 1_000_000, v / 1000 % 1000, v % 1000);
+    Err(Error::SqliteTooOld {
+        found: dotted(found),
+        required: dotted(MIN_SQLITE_VERSION),
+    })
+}
+
 /// Takes the file for this connection alone, so a second process that opens
 /// it fails fast instead of corrupting the in-memory accounting. Set before
 /// the first read, it also spares WAL mode its shared-memory file (one less

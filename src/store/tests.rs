@@ -421,6 +421,24 @@ fn the_file_is_private() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+#[test]
+fn an_sqlite_older_than_the_store_needs_is_refused_by_name() {
+    // The SQLite this build links (bundled, or the system's) is new enough.
+    schema::check_sqlite_version(rusqlite::version_number()).unwrap();
+    schema::check_sqlite_version(schema::MIN_SQLITE_VERSION).unwrap();
+    // One release older is not: the message names both versions.
+    let error = schema::check_sqlite_version(3_034_001).unwrap_err();
+    assert!(matches!(error, Error::SqliteTooOld { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the SQLite library linked into this app is 3.34.1; the record store needs 3.35.0 or newer"
+    );
+    assert!(matches!(
+        crate::RecorderError::from(error),
+        crate::RecorderError::StorageFailure { .. }
+    ));
+}
+
 fn auto_vacuum(store: &Store) -> i64 {
     store
         .conn

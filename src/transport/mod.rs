@@ -7,6 +7,7 @@
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`cognito`]: the built-in Amazon Cognito Identity provider.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
+//! - [`tls`]: which certificates are trusted (the platform's verifier or bundled roots).
 //! - [`clock`]: the device clock's offset from the service's, learned from
 //!   a refusal's `Date` header, for signing.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
@@ -17,18 +18,20 @@ pub(crate) mod cognito;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;
+mod tls;
 pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::RecorderConfig;
+use crate::config::{RecorderConfig, TlsRoots};
 use crate::error::{RecorderError, Result};
 use crate::submission::{CallFailure, EntryResult, StoredRecord};
 use clock::SkewCorrection;
 pub use cognito::{CognitoCredentialsProvider, CognitoLoginsProvider};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
+pub(crate) use tls::check_available as check_tls_roots;
 use wire::Api;
 
 /// Largest response body read; an answer for 500 records is ~60 KiB.
@@ -49,7 +52,7 @@ impl Transport {
     pub fn new(config: &RecorderConfig, api: &'static Api, provider: Arc<dyn CredentialsProvider>) -> Result<Self> {
         let url = endpoint::resolve(&config.region, config.endpoint.as_deref(), api.endpoint_prefix)?;
         Ok(Transport {
-            client: http_client(config.request_timeout)?,
+            client: http_client(&url, config.request_timeout, config.tls_roots)?,
             url,
             region: config.region.clone(),
             api,
@@ -64,10 +67,11 @@ impl Transport {
     }
 
     /// Once the store is open: a built-in Cognito provider keeps its
-    /// identity id next to it and times its calls out like this transport's.
+    /// identity id next to it and times its calls out and trusts certificates
+    /// like this transport.
     pub fn bind_credentials_to_store(&self, config: &RecorderConfig) -> Result<()> {
         match self.credentials.cognito() {
-            Some(cognito) => cognito.bind_to_store(&config.database_path, config.request_timeout),
+            Some(cognito) => cognito.bind_to_store(&config.database_path, config.request_timeout, config.tls_roots),
             None => Ok(()),
         }
     }
@@ -167,18 +171,23 @@ pub(crate) async fn post(
     (Err(failure), server_date)
 }
 
-/// The HTTP client of every call: rustls, no redirects (a redirected signed
-/// request is a misconfigured endpoint, not something to follow), bounded
-/// connect and request times.
-pub(crate) fn http_client(request_timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The HTTP client of every call: rustls with the certificates `roots`
+/// chooses, no redirects (a redirected signed request is a misconfigured
+/// endpoint, not something to follow), bounded connect and request times.
+pub(crate) fn http_client(url: &reqwest::Url, request_timeout: Duration, roots: TlsRoots) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
         .timeout(request_timeout)
         .connect_timeout(request_timeout.min(Duration::from_secs(10)))
         .pool_idle_timeout(Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")));
+    // Plain http:// (loopback only) trusts nothing, so it needs no certificates.
+    if url.scheme() == "https" {
+        builder = builder.use_preconfigured_tls(tls::client_config(roots)?);
+    }
+    builder
         .build()
         .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))
 }

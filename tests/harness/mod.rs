@@ -181,48 +181,91 @@ impl Tally {
     }
 }
 
-/// A TLS server on 127.0.0.1 with a self-signed certificate for `localhost`
-/// (made by the `openssl` CLI, served by python3's `ssl` module). If a client
-/// completes the handshake it answers every request with a PutRecords success,
-/// so a client that wrongly trusted it would "deliver". Its log lines say how
-/// each handshake went.
+/// A TLS server on 127.0.0.1 with a certificate for `localhost` and
+/// 127.0.0.1 (made by the `openssl` CLI, served by python3's `ssl` module):
+/// self-signed ([`TlsServer::start`]) or issued by a test CA that no system
+/// trusts ([`TlsServer::start_with_test_ca`]). If a client completes the
+/// handshake it answers every request with a PutRecords success, so a client
+/// that wrongly trusted it would "deliver". Its log lines say how each
+/// handshake went.
 pub struct TlsServer {
     child: Child,
     pub port: u16,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The test CA's certificate (PEM), for a client's trust store.
+    pub ca_file: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let made = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run openssl: {e}"))?;
+    if !made.status.success() {
+        return Err(format!(
+            "openssl {} failed: {}",
+            args[0],
+            String::from_utf8_lossy(&made.stderr)
+        ));
+    }
+    Ok(())
+}
+
+const TLS_SERVER_NAMES: &str = "subjectAltName=DNS:localhost,IP:127.0.0.1";
+
 impl TlsServer {
+    /// A self-signed leaf certificate: every client fails on trust
+    /// (UnknownIssuer), as with a real impostor. (Its subject is not
+    /// `CN=localhost`: Debian trusts its own snake-oil certificate of that name
+    /// in /etc/ssl/certs, and the system's trust store is what `TlsRoots::Platform` reads.)
     pub fn start() -> Result<TlsServer, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        #[rustfmt::skip]
+        openssl(dir.path(), &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kinesis-recorder test server",
+            "-addext", TLS_SERVER_NAMES, "-addext", "basicConstraints=critical,CA:FALSE",
+            "-keyout", "key.pem", "-out", "cert.pem",
+        ])?;
+        Self::serve(dir, None)
+    }
+
+    /// A leaf certificate issued by a fresh test CA (`ca_file`): trusted
+    /// only by a client told to trust that CA, as a corporate or MDM CA is.
+    pub fn start_with_test_ca() -> Result<TlsServer, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        #[rustfmt::skip]
+        openssl(dir.path(), &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kinesis-recorder test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout", "ca-key.pem", "-out", "ca.pem",
+        ])?;
+        #[rustfmt::skip]
+        openssl(dir.path(), &[
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kinesis-recorder test server",
+            "-keyout", "key.pem", "-out", "leaf.csr",
+        ])?;
+        std::fs::write(
+            dir.path().join("leaf.ext"),
+            format!("{TLS_SERVER_NAMES}\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+        )
+        .map_err(|e| e.to_string())?;
+        #[rustfmt::skip]
+        openssl(dir.path(), &[
+            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "1", "-extfile", "leaf.ext", "-out", "cert.pem",
+        ])?;
+        let ca_file = dir.path().join("ca.pem");
+        Self::serve(dir, Some(ca_file))
+    }
+
+    /// Serves `cert.pem` / `key.pem` of `dir`.
+    fn serve(dir: tempfile::TempDir, ca_file: Option<PathBuf>) -> Result<TlsServer, String> {
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            // A leaf certificate, so the client fails on trust (UnknownIssuer), as with a real impostor.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| format!("cannot run openssl: {e}"))?;
-        if !made.status.success() {
-            return Err(format!("openssl req failed: {}", String::from_utf8_lossy(&made.stderr)));
-        }
         let script = r#"
 import json, socket, ssl, sys, threading
 cert, key = sys.argv[1], sys.argv[2]
@@ -303,6 +346,7 @@ while True:
             child,
             port,
             log,
+            ca_file,
             _dir: dir,
         })
     }

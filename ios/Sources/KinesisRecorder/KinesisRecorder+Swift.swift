@@ -96,23 +96,35 @@ extension KinesisRecorder {
     /// 30 s). Runs the blocking `flush()` off the caller's thread.
     @discardableResult
     public func flushAndSubmit(within deadline: TimeInterval = 60) async throws -> SubmitReport {
-        try await Task.detached(priority: .utility) { [self] in try self.flush() }.value
+        try await awaitFlush()
         return try await submit(within: deadline)
     }
 
-    /// The recorder's events as an `AsyncStream`.
+    /// `flush()` (waits for the disk) off the caller's thread, so the main
+    /// actor never blocks on it. Like Kotlin's `awaitFlush()`.
+    public func awaitFlush() async throws {
+        try await Task.detached(priority: .utility) { [self] in try self.flush() }.value
+    }
+
+    /// `deleteAllRecords()` (waits for the disk) off the caller's thread.
+    /// Returns how many records were deleted.
+    @discardableResult
+    public func awaitDeleteAllRecords() async throws -> UInt64 {
+        try await Task.detached(priority: .utility) { [self] in try self.deleteAllRecords() }.value
+    }
+
+    /// The recorder's events, from the moment of the call, while the stream
+    /// is iterated. Any number of streams may be open at once; each gets every
+    /// event (the same contract as Kotlin's `events()` flow).
     ///
-    /// The recorder has one listener slot: this installs a new listener, which
-    /// finishes the stream of any previous `events()` call (and replaces a
-    /// listener set with `setListener`). The stream also finishes when the
-    /// recorder is released. Events are produced on the recorder's threads and
-    /// buffered here (newest `bufferSize` kept) so the recorder never waits
-    /// for the consumer.
-    public func events(bufferSize: Int = 256) -> AsyncStream<RecorderEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: RecorderEvent.self, bufferingPolicy: .bufferingNewest(bufferSize)
-        )
-        setListener(listener: ContinuationListener(continuation))
+    /// Every stream buffers without bound, so the recorder's threads never
+    /// wait for a slow consumer and no event is dropped (events are per batch
+    /// and per failure, not per record). A stream finishes when its task is
+    /// cancelled or the recorder is released. The recorder's one listener slot
+    /// is used for this: do not also call `setListener` on the same recorder.
+    public func events() -> AsyncStream<RecorderEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RecorderEvent.self, bufferingPolicy: .unbounded)
+        EventHub.of(self).subscribe(continuation, recorder: self)
         return stream
     }
 
@@ -124,21 +136,76 @@ extension KinesisRecorder {
     }
 }
 
-/// Feeds an `AsyncStream`; finishes it when the core lets go of the listener
-/// (replaced, or the recorder released).
-final class ContinuationListener: RecorderListener {
-    private let continuation: AsyncStream<RecorderEvent>.Continuation
+/// Fans the recorder's single listener out to every stream of `events()`.
+/// The core holds it while a stream is open; when the recorder is released
+/// the core lets go of it and every stream finishes.
+final class EventHub: RecorderListener, @unchecked Sendable {
+    // @unchecked: `streams` and `recorder` are only touched under `lock`.
+    private let lock = NSLock()
+    private var streams: [UUID: AsyncStream<RecorderEvent>.Continuation] = [:]
+    private weak var recorder: KinesisRecorder?
 
-    init(_ continuation: AsyncStream<RecorderEvent>.Continuation) {
-        self.continuation = continuation
+    private static let hubsLock = NSLock()
+    /// One hub per recorder while it has streams; weak, so neither outlives the other.
+    private static var hubs: [ObjectIdentifier: WeakHub] = [:]
+
+    private struct WeakHub {
+        weak var hub: EventHub?
+    }
+
+    static func of(_ recorder: KinesisRecorder) -> EventHub {
+        hubsLock.lock()
+        defer { hubsLock.unlock() }
+        hubs = hubs.filter { $0.value.hub != nil }
+        let key = ObjectIdentifier(recorder)
+        // A hub left by a released recorder at the same address is not this one's.
+        if let hub = hubs[key]?.hub, hub.belongs(to: recorder) {
+            return hub
+        }
+        let hub = EventHub()
+        hub.recorder = recorder
+        hubs[key] = WeakHub(hub: hub)
+        return hub
+    }
+
+    private func belongs(to recorder: KinesisRecorder) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return self.recorder === recorder
+    }
+
+    func subscribe(_ continuation: AsyncStream<RecorderEvent>.Continuation, recorder: KinesisRecorder) {
+        let id = UUID()
+        continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
+        lock.lock()
+        defer { lock.unlock() }
+        if streams.isEmpty {
+            recorder.setListener(listener: self)
+        }
+        streams[id] = continuation
+    }
+
+    private func unsubscribe(_ id: UUID) {
+        lock.lock()
+        defer { lock.unlock() }
+        if streams.removeValue(forKey: id) != nil, streams.isEmpty {
+            recorder?.setListener(listener: nil)
+        }
     }
 
     func onEvent(event: RecorderEvent) {
-        continuation.yield(event)
+        lock.lock()
+        let open = Array(streams.values)
+        lock.unlock()
+        for stream in open {
+            stream.yield(event)
+        }
     }
 
     deinit {
-        continuation.finish()
+        for stream in streams.values {
+            stream.finish()
+        }
     }
 }
 

@@ -28,7 +28,10 @@ extension RecorderConfig {
     /// A store file in Application Support (`<Application Support>/KinesisRecorder/<name>`),
     /// which the OS never purges, unlike the caches or temporary directory the
     /// old `AWSKinesisRecorder` used. Creates the folder if needed. Kept out of
-    /// iCloud/iTunes backups: the records are transient.
+    /// iCloud/iTunes backups: the records are transient. On iOS the folder's data
+    /// protection is `completeUntilFirstUserAuthentication`, whatever the app's
+    /// default: background delivery can read the store while the device is
+    /// locked (after the first unlock since boot).
     public static func defaultDatabasePath(fileName: String = "kinesis-records.db") throws -> String {
         var folder = try FileManager.default.url(
             for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true
@@ -38,6 +41,7 @@ extension RecorderConfig {
         var values = URLResourceValues()
         values.isExcludedFromBackup = true
         try? folder.setResourceValues(values)
+        try FileManager.default.protectUntilFirstUnlock(folder)
         #endif
         return folder.appendingPathComponent(fileName).path
     }

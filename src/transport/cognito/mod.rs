@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::credentials::{AwsCredentials, CredentialsProvider, Fetched};
 use super::{endpoint, http_client, post};
+use crate::config::TlsRoots;
 use crate::error::{Error, RecorderError};
 use crate::submission::CallFailure;
 use identity_file::{Identity, IdentityFile};
@@ -76,7 +77,7 @@ pub struct CognitoCredentialsProvider {
 
 struct StoreBinding {
     file: IdentityFile,
-    /// With the recorder's request timeout.
+    /// With the recorder's request timeout and TLS roots.
     client: reqwest::Client,
     /// The recorder's request timeout, which also bounds the app's logins
     /// callback (it may hang like any credentials provider).
@@ -166,13 +167,19 @@ impl CognitoCredentialsProvider {
     }
 
     /// Keeps the identity id next to the store at `database_path` (read at
-    /// the first use) and times calls out after `timeout`. The first
-    /// recorder to open its store with this provider keeps it.
-    pub(crate) fn bind_to_store(&self, database_path: &str, timeout: Duration) -> crate::error::Result<()> {
+    /// the first use), times calls out after `timeout` and trusts the
+    /// certificates `roots` chooses. The first recorder to open its store
+    /// with this provider keeps it.
+    pub(crate) fn bind_to_store(
+        &self,
+        database_path: &str,
+        timeout: Duration,
+        roots: TlsRoots,
+    ) -> crate::error::Result<()> {
         if self.store.get().is_none() {
             let _first_wins = self.store.set(StoreBinding {
                 file: IdentityFile::next_to(database_path),
-                client: http_client(timeout)?,
+                client: http_client(&self.url, timeout, roots)?,
                 timeout,
             });
         }
@@ -285,8 +292,10 @@ impl CognitoCredentialsProvider {
         let unbound;
         let client = match self.store.get() {
             Some(binding) => &binding.client,
+            // Not bound to a recorder yet: the default verifier, the platform's.
             None => {
-                unbound = http_client(DEFAULT_TIMEOUT).map_err(|e| CallFailure::Network(e.to_string()))?;
+                unbound = http_client(&self.url, DEFAULT_TIMEOUT, TlsRoots::default())
+                    .map_err(|e| CallFailure::Network(e.to_string()))?;
                 &unbound
             }
         };

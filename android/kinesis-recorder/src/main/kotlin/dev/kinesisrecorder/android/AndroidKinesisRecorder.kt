@@ -276,6 +276,7 @@ object KinesisRecorderAndroid {
         configure: RecorderConfig.() -> Unit,
     ): AndroidKinesisRecorder {
         databaseFile.parentFile?.mkdirs()
+        PlatformTrust.initialize(context)
         val config = recorderConfig(databaseFile.path, region, service, configure)
         // Saves go through the direct JNI path (NativeSaves), as with the JVM's KinesisRecorder(...).
         val recorder = JniKinesisRecorder(config, credentials)

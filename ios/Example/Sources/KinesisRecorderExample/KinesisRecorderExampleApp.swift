@@ -1,4 +1,7 @@
 import SwiftUI
+#if canImport(ExampleModel)
+import ExampleModel  // SwiftPM (Package.swift); the Xcode project compiles the model into the app
+#endif
 
 @main
 struct KinesisRecorderExampleApp: App {

@@ -5,28 +5,33 @@ import KinesisRecorder
 /// Where the example sends its records: two options.
 ///
 /// - **AWS**: set `COGNITO_IDENTITY_POOL_ID` in the scheme's environment (or
-///   `cognitoIdentityPoolId` below) to an identity pool whose guest role may
+///   `cognitoIdentityPoolId`) to an identity pool whose guest role may
 ///   `kinesis:PutRecords` on the stream (see the README's "Credentials"): the
 ///   regional endpoint, temporary credentials, no AWS keys in the app.
 /// - **Local server** (the default): a kinesalite on the Mac
 ///   (`node tests/servers/kinesalite.js 4567`; the iOS simulator shares the
 ///   Mac's loopback), or `KINESIS_ENDPOINT` from the scheme's environment,
 ///   with fixed keys it does not check.
-enum ExampleSettings {
-    static let region = "us-east-1"
-    static let streamName = "example-events"
+public struct ExampleSettings: Sendable {
+    public var region = "us-east-1"
+    public var streamName = "example-events"
     /// Listed in BGTaskSchedulerPermittedIdentifiers (project.yml).
-    static let backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
-    static let cognitoIdentityPoolId: String? = ProcessInfo.processInfo.environment["COGNITO_IDENTITY_POOL_ID"]
-    static let localEndpoint = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
+    public var backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
+    public var cognitoIdentityPoolId: String? = ProcessInfo.processInfo.environment["COGNITO_IDENTITY_POOL_ID"]
+    public var localEndpoint = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
+    /// nil: `RecorderConfig.defaultDatabasePath(fileName: "example.db")`.
+    public var databasePath: String?
 
-    static var endpoint: String? { cognitoIdentityPoolId == nil ? localEndpoint : nil }
+    public init() {}
 
-    static var target: String {
+    /// nil (the regional endpoint) with an identity pool, else the local server.
+    public var endpoint: String? { cognitoIdentityPoolId == nil ? localEndpoint : nil }
+
+    public var target: String {
         cognitoIdentityPoolId.map { "AWS \(region), Cognito identity pool \($0)" } ?? "local server \(localEndpoint)"
     }
 
-    static func credentials() throws -> CredentialsProvider {
+    public func credentials() throws -> CredentialsProvider {
         if let pool = cognitoIdentityPoolId {
             // The identity id is kept next to the recorder's store.
             return try cognitoCredentials(identityPoolId: pool, region: region)
@@ -35,38 +40,42 @@ enum ExampleSettings {
     }
 }
 
-/// The example's state. Everything the UI calls on the main actor is cheap:
-/// `save` only validates and queues; submission runs on the recorder's own
-/// thread. Created by the `App` while the app launches, so background
-/// delivery is registered in time (iOS accepts a task's handler only then).
+/// The example's state and everything it does; the SwiftUI views only show it.
+/// Everything the UI calls on the main actor is cheap: `save` only validates
+/// and queues; submission runs on the recorder's own thread; waiting for the
+/// disk (`awaitFlush`, `awaitDeleteAllRecords`) happens off the main actor.
+/// Created by the `App` while the app launches, so background delivery is
+/// registered in time (iOS accepts a task's handler only then).
 @MainActor
 @Observable
-final class ExampleModel {
-    private(set) var lastBatchMilliseconds: Double?
-    private(set) var stats: RecorderStats?
-    private(set) var lastReport: String?
-    private(set) var events: [String] = []
-    private(set) var failure: String?
-    var networkAvailable = true {
+public final class ExampleModel {
+    public private(set) var lastBatchMilliseconds: Double?
+    public private(set) var stats: RecorderStats?
+    public private(set) var lastReport: String?
+    public private(set) var events: [String] = []
+    public private(set) var failure: String?
+    public var networkAvailable = true {
         // A real app lets NetworkAvailabilityMonitor do this (see ios/README.md);
         // the toggle simulates going offline.
         didSet { recorder?.setNetworkAvailable(available: networkAvailable) }
     }
 
+    @ObservationIgnored public let settings: ExampleSettings
     @ObservationIgnored private let recorder: KinesisRecorder?
     #if os(iOS)
     @ObservationIgnored private var lifecycle: AppLifecycleObserver?
     #endif
     @ObservationIgnored private var counter = 0
 
-    init() {
+    public init(settings: ExampleSettings = ExampleSettings()) {
+        self.settings = settings
         do {
             let recorder = try KinesisRecorder(
-                databasePath: try RecorderConfig.defaultDatabasePath(fileName: "example.db"),
-                region: ExampleSettings.region,
-                credentials: try ExampleSettings.credentials()
+                databasePath: try settings.databasePath ?? RecorderConfig.defaultDatabasePath(fileName: "example.db"),
+                region: settings.region,
+                credentials: try settings.credentials()
             ) {
-                $0.endpoint = ExampleSettings.endpoint
+                $0.endpoint = settings.endpoint
                 $0.submitInterval = 10  // seconds; the default comes from the core
             }
             self.recorder = recorder
@@ -74,7 +83,7 @@ final class ExampleModel {
             // Flush as the app leaves the screen, and a BGProcessingTask while records are pending.
             do {
                 lifecycle = try AppLifecycleObserver(
-                    recorder: recorder, backgroundTaskIdentifier: ExampleSettings.backgroundTaskIdentifier
+                    recorder: recorder, backgroundTaskIdentifier: settings.backgroundTaskIdentifier
                 )
             } catch {
                 failure = "Background delivery is off: \(error)"
@@ -88,8 +97,9 @@ final class ExampleModel {
         }
     }
 
-    /// 1,000 saves in a tight loop on the main actor, timed.
-    func saveThousandEvents() {
+    /// 1,000 saves in a tight loop on the main actor, timed; then, off the
+    /// main actor, waits until they are on disk and shows the new count.
+    public func saveThousandEvents() async {
         guard let recorder else { return }
         let clock = ContinuousClock()
         var failures = 0
@@ -98,7 +108,7 @@ final class ExampleModel {
                 counter += 1
                 let json = #"{"event":"tap","n":\#(counter),"screen":"example"}"#
                 do {
-                    try recorder.save(json, to: ExampleSettings.streamName)
+                    try recorder.save(json, to: settings.streamName)
                 } catch {
                     failures += 1
                 }
@@ -106,10 +116,15 @@ final class ExampleModel {
         }
         lastBatchMilliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
         failure = failures > 0 ? "\(failures) saves failed" : nil
+        do {
+            try await recorder.awaitFlush()
+        } catch {
+            failure = "Cannot write the records: \(error)"
+        }
         refresh()
     }
 
-    func submitNow() async {
+    public func submitNow() async {
         guard let recorder else { return }
         do {
             let report = try await recorder.submit()
@@ -126,19 +141,27 @@ final class ExampleModel {
         refresh()
     }
 
-    func deleteAll() {
-        _ = try? recorder?.deleteAllRecords()
+    /// Deletes every pending record, waiting for the disk off the main actor.
+    public func deleteAll() async {
+        guard let recorder else { return }
+        do {
+            let deleted = try await recorder.awaitDeleteAllRecords()
+            lastReport = "\(deleted) deleted"
+        } catch {
+            lastReport = "Delete failed: \(error)"
+        }
         refresh()
     }
 
     /// Stats read the store: cheap, but not free; the UI refreshes on demand
     /// and on events, not per frame.
-    func refresh() {
+    public func refresh() {
         guard let recorder else { return }
         stats = try? recorder.stats()
     }
 
     private func listen(to recorder: KinesisRecorder) {
+        // Ends when the recorder is released with this model (its stream finishes).
         let events = recorder.events()
         Task { [weak self] in
             for await event in events {
@@ -150,7 +173,8 @@ final class ExampleModel {
         }
     }
 
-    private static func describe(_ event: RecorderEvent) -> String {
+    /// One line of the event log.
+    public nonisolated static func describe(_ event: RecorderEvent) -> String {
         switch event {
         case let .recordsSubmitted(stream, count):
             return "\(count) submitted to \(stream)"

@@ -1,6 +1,10 @@
 import SwiftUI
 import KinesisRecorder
+#if canImport(ExampleModel)
+import ExampleModel  // SwiftPM (Package.swift); the Xcode project compiles the model into the app
+#endif
 
+/// The example's only view: it shows `ExampleModel` (tested on Linux) and calls it.
 struct ContentView: View {
     @Bindable var model: ExampleModel
 
@@ -11,7 +15,7 @@ struct ContentView: View {
                     Section { Text(failure).foregroundStyle(.red) }
                 }
                 Section {
-                    Button("Save 1,000 events") { model.saveThousandEvents() }
+                    Button("Save 1,000 events") { Task { await model.saveThousandEvents() } }
                     if let ms = model.lastBatchMilliseconds {
                         LabeledContent("Last batch on the main actor", value: String(format: "%.1f ms", ms))
                     }
@@ -22,7 +26,7 @@ struct ContentView: View {
                 }
 
                 Section("Network") {
-                    LabeledContent("Sending to", value: ExampleSettings.target)
+                    LabeledContent("Sending to", value: model.settings.target)
                     Toggle("Network available", isOn: $model.networkAvailable)
                 }
 
@@ -31,7 +35,7 @@ struct ContentView: View {
                     LabeledContent("Pending bytes", value: "\(model.stats?.pendingBytes ?? 0)")
                     LabeledContent("Submitted (total)", value: "\(model.stats?.recordsSubmitted ?? 0)")
                     Button("Submit now") { Task { await model.submitNow() } }
-                    Button("Delete all records", role: .destructive) { model.deleteAll() }
+                    Button("Delete all records", role: .destructive) { Task { await model.deleteAll() } }
                     if let report = model.lastReport {
                         Text(report).font(.footnote)
                     }
