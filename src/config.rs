@@ -120,6 +120,11 @@ pub struct RecorderConfig {
     pub newline_delimited: bool,
 }
 
+/// How long `submit_all_records` may take when the caller sets no deadline
+/// (`submit_all_records_within` takes one): records not delivered by then
+/// stay pending.
+pub const DEFAULT_SUBMIT_DEADLINE: Duration = Duration::from_secs(60);
+
 impl RecorderConfig {
     /// Defaults for everything but the file and the region, for Kinesis Data
     /// Streams.

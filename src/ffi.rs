@@ -10,6 +10,7 @@
 mod jni;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::{
     CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, RecordToSave, Recorder, RecorderConfig,
@@ -65,9 +66,15 @@ impl KinesisRecorder {
         self.inner.flush()
     }
 
-    /// Submits everything pending; runs on the recorder's own thread.
+    /// Submits everything pending, within 60 s; runs on the recorder's own thread.
     pub async fn submit_all_records(&self) -> Result<SubmitReport, RecorderError> {
         self.inner.submit_all_records().await
+    }
+
+    /// Submits everything pending and returns by `deadline` at the latest;
+    /// what is not delivered by then stays pending.
+    pub async fn submit_all_records_within(&self, deadline: Duration) -> Result<SubmitReport, RecorderError> {
+        self.inner.submit_all_records_within(deadline).await
     }
 
     /// Asks for a submission without waiting for it.

@@ -56,7 +56,7 @@ mod transport;
 #[cfg(feature = "ffi")]
 mod ffi;
 
-pub use config::{RecorderConfig, TlsRoots, WhenFull, WireFormat, KIB, MIB};
+pub use config::{RecorderConfig, TlsRoots, WhenFull, WireFormat, DEFAULT_SUBMIT_DEADLINE, KIB, MIB};
 pub use error::{DropReason, RecorderError};
 pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use recorder::{

@@ -4,7 +4,7 @@
 # start themselves), the benchmark in quick mode, a short coverage-guided fuzz
 # run, the Kotlin tests on the JVM and the Swift tests on Linux, each against
 # the real native library, the release tooling and the GitHub workflows
-# (actionlint), and `cargo publish --dry-run`.
+# (actionlint), the mobile library's 4 MiB budget, and `cargo publish --dry-run`.
 #
 # First installs what it needs (.ci/install.sh: quick when already done; as
 # root, for apt and the Swift chroot). SKIP_INSTALL=1 skips that; SKIP_KOTLIN=1,
@@ -36,13 +36,14 @@ step "cargo test (unit + integration)" cargo test --locked --all-features
 
 # The build Apple platforms get: SQLite from the system (here Debian's libsqlite3, .ci/install-sqlite.sh)
 # instead of compiled in (`bundled-sqlite` off), and no bundled roots, as in the mobile libraries.
-# The suites where SQLite's behaviour matters: the unit tests (store, schema upgrades, bad files,
-# locking, the SQLite version check), disk full and bad files, concurrent use and a second
-# process, crash durability under SIGKILL, end to end against kinesalite, scripted deliveries. Not
-# rerun: transport-only suites (faults, throttling, fuzz inputs, kinesis-mock) and security (TLS).
+# A second build configuration, so kept small: the store's unit tests (schema and upgrades, bad
+# files, the lock against a second opener, vacuum, the SQLite version check) and one end to end test
+# against kinesalite (saves from four threads, submitted, read back byte for byte). It reuses the
+# step above's dependencies (`cli` on, and the dev-dependency features in Cargo.toml): only
+# libsqlite3-sys, rusqlite and this crate are built again, ~1 min here.
 step "cargo test with the system SQLite (as on Apple platforms)" cargo test --locked \
-  --no-default-features --features cli,http2 --lib --test storage_faults --test concurrency \
-  --test crash_loop --test kinesalite --test delivery
+  --no-default-features --features cli,http2 --lib --test kinesalite \
+  -- store:: records_from_many_threads_arrive_byte_for_byte
 
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   # Quick mode only: it checks that the benchmark runs and its functional
@@ -65,6 +66,8 @@ fi
 if [[ "${SKIP_SWIFT:-0}" != 1 ]]; then
   step "Swift bindings on Linux" bash bindings/swift-test.sh
 fi
+
+step "mobile library within 4 MiB (stripped release-mobile)" bash tests/size-check.sh
 
 step "release tooling + GitHub workflows (actionlint)" bash tests/release-checks.sh
 

@@ -44,6 +44,10 @@ enum Command {
         db: String,
         #[command(flatten)]
         endpoint: Endpoint,
+        /// Return by then at the latest (e.g. 500ms, 30s, 5m); what is not
+        /// delivered by then stays pending.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        deadline: Duration,
     },
     /// Show pending records per stream and the counters.
     Status {
@@ -223,7 +227,7 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
                 ExitCode::from(2)
             })
         }
-        Command::Submit { db, endpoint } => {
+        Command::Submit { db, endpoint, deadline } => {
             let mut config = config(&db, store_service(&db, None)?, Some(&endpoint))?;
             config.auto_submit = false;
             let credentials = credentials(&endpoint, &config)?;
@@ -232,7 +236,7 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
             if std::io::stderr().is_terminal() {
                 recorder.set_listener(Some(Arc::new(Progress::new(pending))));
             }
-            let report = recorder.submit_all_records().await?;
+            let report = recorder.submit_all_records_within(deadline).await?;
             print_report(&report);
             recorder.shutdown();
             Ok(exit_for(&report))
@@ -568,6 +572,9 @@ fn print_report(report: &SubmitReport) {
     }
     if report.network_unavailable {
         eprintln!("network unavailable: nothing sent");
+    }
+    if report.deadline_reached {
+        eprintln!("deadline reached: the rest stays pending");
     }
     println!(
         "submitted {} records in {} requests; {} retried, {} dropped, {} pending",

@@ -30,7 +30,7 @@ pub(crate) enum Verdict {
 }
 
 /// The per-record error code by which `service` says it is throttling
-/// (counted as throttled; resent like any rejected record).
+/// (resent after the backoff without spending an attempt).
 fn throttled_entry(service: Service) -> &'static str {
     match service {
         Service::KinesisDataStreams => "ProvisionedThroughputExceededException",
@@ -61,11 +61,13 @@ pub(crate) fn judge_response(
     for (record, result) in batch.iter().zip(results) {
         match result {
             EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
-            EntryResult::Rejected { code, .. } => {
-                if code == throttled_entry(service) {
-                    settlement.throttled += 1;
-                }
-                // Any per-record rejection costs an attempt, so a record the
+            // Throttling is the shard's (or the delivery stream's) state, not
+            // the record's fault: it costs no attempt, however long it lasts.
+            EntryResult::Rejected { code, .. } if code == throttled_entry(service) => {
+                settlement.throttled.push(record.id)
+            }
+            EntryResult::Rejected { .. } => {
+                // Any other rejection costs an attempt, so a record the
                 // service keeps refusing leaves after `max_attempts`.
                 if record.attempts + 1 >= max_attempts {
                     settlement.exhausted.push((record.id, record.size));
@@ -257,9 +259,31 @@ mod tests {
             panic!()
         };
         assert_eq!(s.delivered, vec![(1, 2)]);
-        assert_eq!(s.retry, vec![2, 3]);
+        assert_eq!(s.throttled, vec![2]);
+        assert_eq!(s.retry, vec![3]);
         assert!(s.exhausted.is_empty());
-        assert_eq!(s.throttled, 1);
+    }
+
+    #[test]
+    fn throttling_never_spends_an_attempt() {
+        // A record on its last attempt: throttled, it stays; refused for
+        // another reason, it is exhausted.
+        let batch = [record(1, 9), record(2, 9)];
+        let throttled = throttled_entry(Service::KinesisDataStreams);
+        let results = [rejected(throttled), rejected("InternalFailure")];
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.throttled, vec![1]);
+        assert!(s.retry.is_empty());
+        assert_eq!(s.exhausted, vec![(2, 2)]);
+        let throttled_long = [record(3, 1_000)];
+        let Verdict::Settled(s) =
+            judge_response(Service::KinesisDataStreams, &throttled_long, &[rejected(throttled)], 1)
+        else {
+            panic!()
+        };
+        assert_eq!((s.throttled, s.exhausted), (vec![3], vec![]));
     }
 
     #[test]
@@ -397,17 +421,19 @@ mod tests {
             panic!()
         };
         assert_eq!(s.delivered, vec![(2, 2)]);
-        assert_eq!(s.retry, vec![1, 4]);
-        assert_eq!(s.exhausted, vec![(3, 2)]);
         assert_eq!(
-            s.throttled, 2,
+            s.throttled,
+            vec![1, 4],
             "ServiceUnavailableException is Firehose's per-record throttling"
         );
+        assert!(s.retry.is_empty());
+        assert_eq!(s.exhausted, vec![(3, 2)]);
         // The same code is not throttling on Kinesis.
         let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
-        assert_eq!(s.throttled, 0);
+        assert!(s.throttled.is_empty());
+        assert_eq!(s.retry, vec![1, 4]);
     }
 
     #[test]

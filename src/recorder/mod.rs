@@ -25,15 +25,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::{RecorderConfig, WhenFull};
+use crate::config::{RecorderConfig, WhenFull, DEFAULT_SUBMIT_DEADLINE};
 use crate::error::{Error, RecorderError};
+use crate::policy::schedule::Thresholds;
+use crate::policy::stream::StreamState;
 use crate::record;
 use crate::service::Service;
 use crate::store::Store;
 use crate::transport::{wire, CredentialsProvider, Transport};
 pub use events::{RecorderEvent, RecorderListener};
 pub use stats::{FailureKind, RecorderStats, StreamError, StreamStats, SubmitReport};
-use worker::{Command, StreamState, Worker};
+use worker::{Command, Worker};
 use writer::SaveQueue;
 
 /// One record for [`Recorder::save_records`].
@@ -87,6 +89,13 @@ impl Shared {
 
     fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            records: self.config.submit_threshold_records,
+            bytes: self.config.submit_threshold_bytes,
+        }
     }
 
     /// Publishes the store's pending bytes for the reject-new check of
@@ -279,16 +288,31 @@ impl Recorder {
         Ok(())
     }
 
-    /// Submits everything pending now, stream by stream, and reports what
-    /// happened. Records saved before the call are included. Calls made while
-    /// a submission runs share the next one. When it returns, the listener
-    /// heard the submission's events (as with [`Recorder::flush`]).
+    /// Submits everything pending now and reports what happened, within
+    /// [`DEFAULT_SUBMIT_DEADLINE`] (60 s); see
+    /// [`Recorder::submit_all_records_within`].
     pub async fn submit_all_records(&self) -> Result<SubmitReport, RecorderError> {
+        self.submit_all_records_within(DEFAULT_SUBMIT_DEADLINE).await
+    }
+
+    /// Submits everything pending now and reports what happened, returning
+    /// by `deadline` at the latest (a request still in flight then goes on
+    /// without the caller). Records saved before the call are included;
+    /// the streams take turns, one batch each, so every stream gets its
+    /// first batches early whatever another one holds. Within the deadline
+    /// it waits out the backoff of records the service refused one by one,
+    /// and retries a failed call twice; a stream the service refuses is
+    /// tried once. What is not delivered by the deadline stays pending
+    /// (`SubmitReport::deadline_reached`). Calls made while a submission
+    /// runs join it. When it returns, the listener heard the submission's
+    /// events (as with [`Recorder::flush`]). A zero deadline gives
+    /// `InvalidInput`.
+    pub async fn submit_all_records_within(&self, deadline: Duration) -> Result<SubmitReport, RecorderError> {
+        if deadline.is_zero() {
+            return Err(Error::invalid("deadline", "must be greater than 0").into());
+        }
         let (reply, answer) = oneshot::channel();
-        self.shared
-            .commands
-            .send(Command::Submit(reply))
-            .map_err(|_| RecorderError::ShutDown)?;
+        self.submit(reply, deadline)?;
         let report = answer.await.map_err(|_| RecorderError::ShutDown)?;
         let listeners = self.shared.listeners.clone();
         if !listeners.on_event_thread() {
@@ -304,10 +328,25 @@ impl Recorder {
         report
     }
 
-    /// Asks the worker to submit soon, without waiting for it.
+    /// Asks the worker to submit everything pending soon, without waiting
+    /// for it (within [`DEFAULT_SUBMIT_DEADLINE`]).
     pub fn request_submit(&self) {
         let (reply, _) = oneshot::channel();
-        let _ = self.shared.commands.send(Command::Submit(reply));
+        let _ = self.submit(reply, DEFAULT_SUBMIT_DEADLINE);
+    }
+
+    fn submit(
+        &self,
+        reply: oneshot::Sender<Result<SubmitReport, RecorderError>>,
+        deadline: Duration,
+    ) -> Result<(), RecorderError> {
+        // Beyond a year is no deadline at all (and stays within the timer's range).
+        let far = Duration::from_secs(365 * 86_400);
+        let deadline = Instant::now() + deadline.min(far);
+        self.shared
+            .commands
+            .send(Command::Submit { reply, deadline })
+            .map_err(|_| RecorderError::ShutDown)
     }
 
     /// Tells the recorder whether the device is online. While it is not, the
@@ -321,11 +360,8 @@ impl Recorder {
                 // Backoffs after network failures say nothing about the new
                 // network; a refused stream or a throttled one still waits
                 // (every Wi-Fi/cellular handover comes here).
-                let now = Instant::now();
                 for state in self.shared.lock_streams().values_mut() {
-                    if state.call_failure == Some(FailureKind::Network) && state.record_failures == 0 {
-                        state.ready_at = state.ready_at.min(now);
-                    }
+                    state.network_returned();
                 }
             }
             self.shared.wake_worker();

@@ -79,6 +79,8 @@ pub struct SubmitReport {
     pub requests: u64,
     /// True when nothing was sent because the app marked the network unavailable.
     pub network_unavailable: bool,
+    /// True when the call's deadline came before everything was sent.
+    pub deadline_reached: bool,
     /// One entry per stream whose submission stopped on an error.
     pub errors: Vec<StreamError>,
 }

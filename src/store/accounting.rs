@@ -252,6 +252,14 @@ impl Store {
         self.streams.values().map(|s| s.bytes).sum()
     }
 
+    /// Pending records and bytes of `stream` (none for a stream never seen).
+    pub fn pending_in(&self, stream: &str) -> (u64, u64) {
+        self.stream_ids
+            .get(stream)
+            .and_then(|id| self.streams.get(id))
+            .map_or((0, 0), |account| (account.records, account.bytes))
+    }
+
     /// Streams with pending records, in a stable order.
     pub fn pending_streams(&self) -> Vec<StreamAccount> {
         let mut streams: Vec<_> = self.streams.values().filter(|s| s.records > 0).cloned().collect();

@@ -89,7 +89,7 @@ impl Store {
         let (_, dropped) = self.write("recording a submission", |_, delta, _| {
             delta.count(Counter::RequestsSent, 1);
             delta.count(Counter::Submitted, settlement.delivered.len() as u64);
-            delta.count(Counter::Throttled, settlement.throttled);
+            delta.count(Counter::Throttled, settlement.throttled.len() as u64);
             count_deleted(delta, stream, deleted);
             Ok(())
         })?;
@@ -97,8 +97,8 @@ impl Store {
     }
 
     /// Applies the outcome of one request that went through: records what
-    /// was delivered, counts an attempt on what will be retried, deletes what
-    /// was exhausted, and counts the request.
+    /// was delivered, counts an attempt on what will be retried (not on what
+    /// was throttled), deletes what was exhausted, and counts the request.
     ///
     /// Delivered records that begin at the front of the stream (no pending
     /// record of the stream before them) move the stream's mark instead of
@@ -119,6 +119,7 @@ impl Store {
             let first_rejected = settlement
                 .retry
                 .iter()
+                .chain(&settlement.throttled)
                 .chain(settlement.exhausted.iter().map(|(id, _)| id))
                 .copied()
                 .min()
@@ -190,8 +191,11 @@ impl Store {
             }
             delta.count(Counter::RequestsSent, 1);
             delta.count(Counter::Submitted, settlement.delivered.len() as u64);
-            delta.count(Counter::Retried, settlement.retry.len() as u64);
-            delta.count(Counter::Throttled, settlement.throttled);
+            delta.count(
+                Counter::Retried,
+                (settlement.retry.len() + settlement.throttled.len()) as u64,
+            );
+            delta.count(Counter::Throttled, settlement.throttled.len() as u64);
             delta.count(Counter::Dropped(DropReason::AttemptsExhausted), exhausted);
             if exhausted > 0 {
                 delta

@@ -113,7 +113,12 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
     let (_dir, mut store) = open();
     store
         .insert(
-            &[record("a", b"x", 1), record("a", b"y", 2), record("a", b"z", 3)],
+            &[
+                record("a", b"x", 1),
+                record("a", b"y", 2),
+                record("a", b"z", 3),
+                record("a", b"t", 4),
+            ],
             None,
             0,
         )
@@ -123,7 +128,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         delivered: vec![(batch[0].id, batch[0].size)],
         retry: vec![batch[1].id],
         exhausted: vec![(batch[2].id, batch[2].size)],
-        throttled: 1,
+        throttled: vec![batch[3].id],
     };
     let dropped = store.settle("a", &settlement).unwrap();
     assert_eq!(
@@ -131,18 +136,21 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         Some(&1)
     );
     let left = read_batch(&store, "a", 0, 500, 1000).unwrap();
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].attempts, 1);
-    assert_eq!(store.pending_records(), 1);
-    assert_eq!(store.pending_bytes(), 3);
+    // The refused record spent an attempt; the throttled one did not.
+    assert_eq!(
+        left.iter().map(|r| (r.data.clone(), r.attempts)).collect::<Vec<_>>(),
+        vec![(b"y".to_vec(), 1), (b"t".to_vec(), 0)]
+    );
+    assert_eq!(store.pending_records(), 2);
+    assert_eq!(store.pending_bytes(), 6);
     assert_eq!(store.counter(Counter::Submitted), 1);
-    assert_eq!(store.counter(Counter::Retried), 1);
+    assert_eq!(store.counter(Counter::Retried), 2);
     assert_eq!(store.counter(Counter::Throttled), 1);
     assert_eq!(store.counter(Counter::Dropped(DropReason::AttemptsExhausted)), 1);
     // Settling a record that is already gone changes nothing.
     store.settle("a", &settlement).unwrap();
-    assert_eq!(store.pending_records(), 1);
-    assert_eq!(store.pending_bytes(), 3);
+    assert_eq!(store.pending_records(), 2);
+    assert_eq!(store.pending_bytes(), 6);
 }
 
 fn delivered(batch: &[StoredRecord]) -> Settlement {
@@ -214,8 +222,7 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     // Record 1 is throttled: 0 moves the mark, 2 and 3 are deleted.
     let settlement = Settlement {
         delivered: vec![(batch[0].id, 10), (batch[2].id, 10), (batch[3].id, 10)],
-        retry: vec![batch[1].id],
-        throttled: 1,
+        throttled: vec![batch[1].id],
         ..Default::default()
     };
     store.settle("a", &settlement).unwrap();
@@ -223,7 +230,7 @@ fn records_after_a_rejected_one_are_deleted_one_by_one() {
     let left = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(
         left.iter().map(|r| (r.data[0], r.attempts)).collect::<Vec<_>>(),
-        vec![(1, 1)]
+        vec![(1, 0)]
     );
     assert_eq!((store.pending_records(), store.pending_bytes()), (1, 10));
     // A later batch that does not start at the front is deleted row by row too.

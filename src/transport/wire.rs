@@ -161,19 +161,18 @@ struct BatchResultEntry<'a> {
 }
 
 fn decode_put_records(body: &[u8]) -> Result<Vec<EntryResult>, String> {
-    decode_json_batch(body, "PutRecords")
+    decode_json_batch(body, "PutRecords", "Records")
 }
 
 fn decode_put_record_batch(body: &[u8]) -> Result<Vec<EntryResult>, String> {
-    decode_json_batch(body, "PutRecordBatch")
+    decode_json_batch(body, "PutRecordBatch", "RequestResponses")
 }
 
-fn decode_json_batch(body: &[u8], api: &str) -> Result<Vec<EntryResult>, String> {
+/// `field` names the results array in messages (`Records`, `RequestResponses`).
+fn decode_json_batch(body: &[u8], api: &str, field: &str) -> Result<Vec<EntryResult>, String> {
     let output: BatchOutput<'_> =
         serde_json::from_slice(body).map_err(|e| format!("{api} response is not valid JSON: {e}"))?;
-    let entries = output
-        .records
-        .ok_or_else(|| format!("{api} response has no result entries"))?;
+    let entries = output.records.ok_or_else(|| format!("{api} response has no {field}"))?;
     entries
         .into_iter()
         .map(|entry| entry_result(entry.error_code, entry.error_message, entry.sequence_number.is_some()))
@@ -222,7 +221,7 @@ fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
 fn decode_put_records_cbor(body: &[u8]) -> Result<Vec<EntryResult>, String> {
     let output = cbor::decode(body).map_err(|e| format!("PutRecords response is not valid CBOR: {e}"))?;
     let Some(cbor::Value::Array(entries)) = output.get("Records") else {
-        return Err("PutRecords response has no result entries".to_owned());
+        return Err("PutRecords response has no Records".to_owned());
     };
     let text = |entry: &cbor::Value, key: &str| entry.get(key).and_then(cbor::Value::as_text).map(str::to_owned);
     entries

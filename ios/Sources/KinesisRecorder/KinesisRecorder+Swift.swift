@@ -79,21 +79,25 @@ extension KinesisRecorder {
         try save(try encoder.encode(value), to: streamName, partitionKey: partitionKey)
     }
 
-    /// Submits everything pending and returns what happened; the work runs on
-    /// the recorder's own thread. Per-stream failures (stream not found,
-    /// access denied, credentials unavailable, network) are in
-    /// `SubmitReport.errors`; the records stay.
+    /// Submits everything pending and returns what happened, by `deadline`
+    /// (seconds) at the latest; the work runs on the recorder's own thread.
+    /// The streams take turns, one batch each; what is not delivered by the
+    /// deadline stays pending (`SubmitReport.deadlineReached`). Per-stream
+    /// failures (stream not found, access denied, credentials unavailable,
+    /// network) are in `SubmitReport.errors`; the records stay. A deadline of
+    /// 0 or less throws `RecorderError.InvalidInput`.
     @discardableResult
-    public func submit() async throws -> SubmitReport {
-        try await submitAllRecords()
+    public func submit(within deadline: TimeInterval = 60) async throws -> SubmitReport {
+        try await submitAllRecordsWithin(deadline: max(deadline, 0))
     }
 
-    /// Commits queued saves to disk, then submits. What an app does when it
-    /// goes to the background.
+    /// Commits queued saves to disk, then submits within `deadline` seconds.
+    /// What an app does when it goes to the background (iOS gives about
+    /// 30 s). Runs the blocking `flush()` off the caller's thread.
     @discardableResult
-    public func flushAndSubmit() async throws -> SubmitReport {
+    public func flushAndSubmit(within deadline: TimeInterval = 60) async throws -> SubmitReport {
         try await awaitFlush()
-        return try await submitAllRecords()
+        return try await submit(within: deadline)
     }
 
     /// `flush()` (waits for the disk) off the caller's thread, so the main

@@ -5,74 +5,6 @@ import FoundationNetworking
 import XCTest
 @testable import KinesisRecorder
 
-/// moto (tests/servers/moto.sh) with Firehose and S3, for the Firehose round trip.
-///
-/// `MOTO_ENDPOINT` (set by bindings/swift-test.sh, which starts moto on the
-/// host when the tests run in a chroot without Python) wins; otherwise the
-/// tests start it with `bash tests/servers/moto.sh 0` (after
-/// `bash .ci/install-servers.sh`), and it exits with the test process.
-final class FirehoseMoto: @unchecked Sendable {
-    static let shared = FirehoseMoto()
-
-    private let lock = NSLock()
-    private var started: Result<String, Error>?
-    #if os(macOS) || os(Linux)
-    private var process: Process?
-    private var stdinPipe: Pipe?
-    #endif
-
-    func endpoint() throws -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        if started == nil {
-            started = Result { try start() }
-        }
-        return try started!.get()
-    }
-
-    private func start() throws -> String {
-        if let endpoint = ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], !endpoint.isEmpty {
-            return endpoint
-        }
-        #if os(macOS) || os(Linux)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repoRoot.appendingPathComponent("tests/servers/moto.sh").path, "0"]
-        let stdout = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = stdin
-        try process.run()
-        self.process = process
-        self.stdinPipe = stdin  // moto.sh exits when this pipe closes
-        var text = ""
-        let handle = stdout.fileHandleForReading
-        while true {
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") }),
-               let port = Int(line.split(separator: " ").last ?? "") {
-                return "http://127.0.0.1:\(port)"
-            }
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                throw TestError.server("""
-                    moto exited before listening: set MOTO_ENDPOINT (bindings/swift-test.sh does) or run \
-                    `bash .ci/install-servers.sh` so the tests can start tests/servers/moto.sh
-                    """)
-            }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        #else
-        throw TestError.server("set MOTO_ENDPOINT to a moto server (tests/servers/moto.sh) on the host")
-        #endif
-    }
-
-    #if os(macOS) || os(Linux)
-    deinit {
-        process?.terminate()
-    }
-    #endif
-}
-
 /// moto's Firehose and S3 in plain HTTP: a bucket and a delivery stream to
 /// set up, the S3 objects to read back (signed calls: moto reads only the
 /// credential scope).
@@ -164,7 +96,7 @@ final class FirehoseTests: XCTestCase {
     }
 
     func testRecordsReachS3ThroughMoto() async throws {
-        let endpoint = try FirehoseMoto.shared.endpoint()
+        let endpoint = try MotoTestServer.shared.endpoint()
         let admin = FirehoseS3Admin(endpoint: endpoint)
         let stream = uniqueStreamName("swift-firehose")
         let bucket = "swift-\(UUID().uuidString.prefix(8).lowercased())"

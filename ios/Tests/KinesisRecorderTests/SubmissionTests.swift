@@ -295,4 +295,25 @@ final class SubmissionTests: XCTestCase {
         XCTAssertEqual(report.errors.count, 1)
         XCTAssertEqual(try recorder.stats().pendingRecords, 1)
     }
+
+    func testSubmitReturnsByItsDeadlineAndKeepsTheRest() async throws {
+        // Nothing listens: without a deadline the call retries for seconds.
+        let recorder = try makeRecorder { $0.endpoint = "http://127.0.0.1:9" }
+        for i in 0..<3 {
+            try recorder.save("kept \(i)", to: "stream")
+        }
+        let start = Date()
+        let report = try await recorder.submit(within: 0.5)
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertLessThan(elapsed, 1.5)
+        XCTAssertTrue(report.deadlineReached, "\(report)")
+        XCTAssertEqual(report.recordsRemaining, 3)
+        XCTAssertEqual(try recorder.stats().pendingRecords, 3)
+        do {
+            _ = try await recorder.submit(within: 0)
+            XCTFail("a zero deadline was accepted")
+        } catch let RecorderError.InvalidInput(reason) {
+            XCTAssertTrue(reason.contains("deadline"), reason)
+        }
+    }
 }

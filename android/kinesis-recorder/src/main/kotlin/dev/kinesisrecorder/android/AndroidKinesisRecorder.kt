@@ -136,6 +136,9 @@ class AndroidKinesisRecorder internal constructor(
     override suspend fun submitAllRecords(): SubmitReport =
         recorder.submitAllRecords().also { report -> background?.afterSubmission(report) }
 
+    override suspend fun submitAllRecordsWithin(deadline: java.time.Duration): SubmitReport =
+        recorder.submitAllRecordsWithin(deadline).also { report -> background?.afterSubmission(report) }
+
     /**
      * Commits queued saves on a background thread, schedules the delivery job if records wait
      * ([AndroidOptions.backgroundDelivery]), then submits; once the store is empty the job is
