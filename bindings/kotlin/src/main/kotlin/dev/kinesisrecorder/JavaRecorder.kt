@@ -82,6 +82,17 @@ class JavaRecorder(
      */
     fun submitAllRecordsAsync(): CompletableFuture<Report> = futures.future { Report(recorder.submitAllRecords()) }
 
+    /**
+     * [submitAllRecords] that returns by [deadline] at the latest: what is not delivered by then
+     * stays pending ([Report.deadlineReached]). A zero deadline throws `InvalidInput`.
+     */
+    @Throws(RecorderException::class, InterruptedException::class)
+    fun submitAllRecords(deadline: Duration): Report = runBlocking { Report(recorder.submitAllRecordsWithin(deadline)) }
+
+    /** [submitAllRecordsAsync] with a [deadline], as [submitAllRecords] with one. */
+    fun submitAllRecordsAsync(deadline: Duration): CompletableFuture<Report> =
+        futures.future { Report(recorder.submitAllRecordsWithin(deadline)) }
+
     /** Asks the recorder's thread to submit everything pending and returns at once. */
     fun submitInBackground() = recorder.requestSubmit()
 
@@ -180,12 +191,16 @@ class JavaRecorder(
         /** Nothing was sent because the network was marked unavailable. */
         val networkUnavailable: Boolean = report.networkUnavailable
 
+        /** The call's deadline came before everything was sent (what is left stays pending). */
+        val deadlineReached: Boolean = report.deadlineReached
+
         /** One entry per stream whose submission stopped on an error (the records are kept). */
         val errors: List<StreamError> = report.errors
 
         override fun toString() =
             "Report(submitted=$recordsSubmitted, retried=$recordsRetried, dropped=$recordsDropped, " +
-                "remaining=$recordsRemaining, requests=$requests, networkUnavailable=$networkUnavailable, errors=$errors)"
+                "remaining=$recordsRemaining, requests=$requests, networkUnavailable=$networkUnavailable, " +
+                "deadlineReached=$deadlineReached, errors=$errors)"
     }
 
     /** [RecorderStats] with `long` counts. */

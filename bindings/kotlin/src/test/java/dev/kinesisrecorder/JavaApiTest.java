@@ -105,8 +105,15 @@ class JavaApiTest {
             CompletableFuture<JavaRecorder.Report> future = recorder.submitAllRecordsAsync();
             long submitted = future.thenApply(JavaRecorder.Report::getRecordsSubmitted).get(60, TimeUnit.SECONDS);
             assertEquals(50L, submitted);
+            recorder.saveRecord("within a deadline", stream);
+            JavaRecorder.Report within = recorder.submitAllRecordsAsync(Duration.ofSeconds(30)).get(60, TimeUnit.SECONDS);
+            assertEquals(1L, within.getRecordsSubmitted());
+            assertTrue(!within.getDeadlineReached());
+            recorder.saveRecord("blocking within a deadline", stream);
+            assertEquals(1L, recorder.submitAllRecords(Duration.ofSeconds(30)).getRecordsSubmitted());
+            assertThrows(RecorderException.InvalidInput.class, () -> recorder.submitAllRecords(Duration.ZERO));
         }
-        assertEquals(50, texts(stream).size());
+        assertEquals(52, texts(stream).size());
 
         // Exceptionally, with the recorder's error, once closed.
         JavaRecorder closed = JavaRecorder.open(config(Kinesalite.INSTANCE.getEndpoint()).build(), fixedKeys());
