@@ -1,3 +1,5 @@
+@file:JvmName("Credentials")
+
 package dev.kinesisrecorder
 
 import dev.kinesisrecorder.ffi.AwsCredentials
@@ -5,10 +7,13 @@ import dev.kinesisrecorder.ffi.CognitoLoginsProvider
 import dev.kinesisrecorder.ffi.CredentialsProvider
 import dev.kinesisrecorder.ffi.RecorderException
 import dev.kinesisrecorder.ffi.cognitoCredentialsProvider
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.runInterruptible
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 
 /** [AwsCredentials] with the optional fields left out. */
+@JvmOverloads
 fun awsCredentials(
     accessKeyId: String,
     secretAccessKey: String,
@@ -36,6 +41,7 @@ fun awsCredentials(
  * replaces `https://cognito-identity.{region}.amazonaws.com` (`http://` only to loopback).
  * A malformed pool id, or one of another region, throws [RecorderException.InvalidInput].
  */
+@JvmOverloads
 @Throws(RecorderException::class)
 fun cognitoCredentials(
     identityPoolId: String,
@@ -106,3 +112,51 @@ private class LambdaCredentialsProvider(private val fetch: suspend () -> AwsCred
             throw RecorderException.Credentials("the credentials provider threw $e")
         }
 }
+
+/**
+ * Credentials from plain blocking code: the Java counterpart of [credentialsProvider] (a Java
+ * class cannot implement the suspending [CredentialsProvider]). Wrap it with [blockingCredentials].
+ *
+ * ```java
+ * CredentialsProvider provider = Credentials.blockingCredentials(() -> {
+ *     TemporaryCredentials c = backend.fetch();   // may block: it runs on a background thread
+ *     return new AwsCredentials(c.keyId(), c.secret(), c.token(), c.expiration());
+ * });
+ * ```
+ */
+fun interface BlockingCredentialsProvider {
+    /**
+     * Called on a background thread (never the one that saves) when the recorder has no
+     * credentials or they are about to expire; may block on the network. What it throws becomes
+     * [RecorderException.Credentials] of the submission: the records wait.
+     */
+    @Throws(Exception::class)
+    fun credentials(): AwsCredentials
+}
+
+/**
+ * A [CredentialsProvider] that calls [provider] on a thread of [Dispatchers.IO], interruptibly
+ * (a submission that gives up on it interrupts the call). Same contract as [credentialsProvider].
+ */
+fun blockingCredentials(provider: BlockingCredentialsProvider): CredentialsProvider =
+    LambdaCredentialsProvider { runInterruptible(Dispatchers.IO) { provider.credentials() } }
+
+/** The logins of a signed-in user, from plain blocking code: see [blockingCognitoCredentials]. */
+fun interface BlockingLoginsProvider {
+    /** Provider name to token (empty: a guest); called on a background thread before each use. */
+    @Throws(Exception::class)
+    fun logins(): Map<String, String>
+}
+
+/**
+ * [cognitoCredentials] for Java: [logins] is a plain blocking call, run on a thread of
+ * [Dispatchers.IO]; what it throws becomes [RecorderException.Credentials].
+ */
+@Throws(RecorderException::class)
+fun blockingCognitoCredentials(
+    identityPoolId: String,
+    region: String,
+    endpoint: String?,
+    logins: BlockingLoginsProvider,
+): CredentialsProvider =
+    cognitoCredentials(identityPoolId, region, endpoint) { runInterruptible(Dispatchers.IO) { logins.logins() } }

@@ -10,7 +10,6 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.channels.SendChannel
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.Flow
@@ -93,8 +92,9 @@ fun KinesisRecorderInterface.events(): Flow<RecorderEvent> {
     val recorder = this
     return callbackFlow {
         val hub = EventHub.of(recorder)
-        hub.subscribe(recorder, channel)
-        awaitClose { hub.unsubscribe(recorder, channel) }
+        val sink: (RecorderEvent) -> Unit = { event -> channel.trySend(event) }
+        hub.subscribe(recorder, sink)
+        awaitClose { hub.unsubscribe(recorder, sink) }
     }.buffer(Channel.UNLIMITED)
 }
 
@@ -113,22 +113,25 @@ fun KinesisRecorderInterface.statsFlow(interval: Duration = 1.seconds): Flow<Rec
     }.flowOn(Dispatchers.IO)
 }
 
-/** Fans the recorder's single listener out to the collectors of [events]. */
-private class EventHub : RecorderListener {
-    private val sinks = CopyOnWriteArrayList<SendChannel<RecorderEvent>>()
+/**
+ * Fans the recorder's single listener out to the collectors of [events] and the listeners of
+ * [JavaRecorder.addListener]: each sink gets every event, on the recorder's event thread.
+ */
+internal class EventHub : RecorderListener {
+    private val sinks = CopyOnWriteArrayList<(RecorderEvent) -> Unit>()
 
     override fun onEvent(event: RecorderEvent) {
-        for (sink in sinks) sink.trySend(event)
+        for (sink in sinks) sink(event)
     }
 
     @Synchronized
-    fun subscribe(recorder: KinesisRecorderInterface, sink: SendChannel<RecorderEvent>) {
+    fun subscribe(recorder: KinesisRecorderInterface, sink: (RecorderEvent) -> Unit) {
         if (sinks.isEmpty()) recorder.setListener(this)
         sinks.add(sink)
     }
 
     @Synchronized
-    fun unsubscribe(recorder: KinesisRecorderInterface, sink: SendChannel<RecorderEvent>) {
+    fun unsubscribe(recorder: KinesisRecorderInterface, sink: (RecorderEvent) -> Unit) {
         if (sinks.remove(sink) && sinks.isEmpty()) {
             // Closed meanwhile: the listener went with the recorder.
             try {

@@ -1,19 +1,25 @@
 package dev.kinesisrecorder.android
 
+import android.app.Application
 import android.content.ComponentCallbacks2
 import android.content.Context
 import android.content.res.Configuration
+import android.os.Build
 import android.util.Log
 import dev.kinesisrecorder.JniKinesisRecorder
+import dev.kinesisrecorder.RecorderConfigBuilder
 import dev.kinesisrecorder.ffi.CredentialsProvider
 import dev.kinesisrecorder.ffi.KinesisRecorder
 import dev.kinesisrecorder.ffi.KinesisRecorderInterface
+import dev.kinesisrecorder.ffi.LogLevel
+import dev.kinesisrecorder.ffi.LogSink
 import dev.kinesisrecorder.ffi.RecorderConfig
 import dev.kinesisrecorder.ffi.RecorderEvent
 import dev.kinesisrecorder.ffi.RecorderException
 import dev.kinesisrecorder.ffi.RecorderListener
 import dev.kinesisrecorder.ffi.Service
 import dev.kinesisrecorder.ffi.SubmitReport
+import dev.kinesisrecorder.ffi.setLogSink
 import dev.kinesisrecorder.recorderConfig
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -43,7 +49,9 @@ class AndroidOptions(
      * pending, or when a submission ends for lack of network; it waits for a network (an
      * unmetered one with [unmeteredOnly]) and survives reboots. Never scheduled while the store
      * is empty. Needs the recorder created in `Application.onCreate` (the job's process finds it
-     * there) and the library's manifest entries (merged into the app by default).
+     * there) and the library's manifest entries (merged into the app by default). Only in the
+     * app's main process, where the job's service runs: a recorder of another process (`:remote`)
+     * delivers while its process runs, and leaves the job alone.
      */
     val backgroundDelivery: Boolean = true,
     /** The JobScheduler job id of [backgroundDelivery]; change it if the app's own jobs use it. */
@@ -209,15 +217,67 @@ object KinesisRecorderAndroid {
     const val FIREHOSE_DATABASE_NAME: String = "firehose-records.sqlite"
 
     /**
-     * The default store: `noBackupFilesDir/kinesis-recorder/records.sqlite`. Persistent (not a
-     * cache the system may purge, unlike the AWS iOS recorder's temporary directory), private to
-     * the app, and left out of Auto Backup and device transfers: pending records belong to this
-     * install.
+     * The default store of this process: `noBackupFilesDir/kinesis-recorder/records.sqlite` in the
+     * app's main process, `records-remote.sqlite` in its `:remote` process (see
+     * [processDatabaseName]), so `create` in `Application.onCreate`, which runs in every process,
+     * opens a store of its own in each. Persistent (not a cache the system may purge, unlike the
+     * AWS iOS recorder's temporary directory), private to the app, and left out of Auto Backup and
+     * device transfers: pending records belong to this install.
      */
     @JvmStatic
     @JvmOverloads
     fun defaultDatabaseFile(context: Context, name: String = DEFAULT_DATABASE_NAME): File =
-        File(File(context.noBackupFilesDir, "kinesis-recorder"), name)
+        File(
+            File(context.noBackupFilesDir, "kinesis-recorder"),
+            processDatabaseName(name, processName(context), mainProcessName(context)),
+        )
+
+    /**
+     * The file name of the store [name] in the process [processName] of an app whose main process
+     * is [mainProcessName]. A store file is open in one process at a time (its lock), so each
+     * process has its own: [name] itself in the main process (stores of earlier versions are
+     * kept), else [name] with the process's suffix before the extension: `records.sqlite` in
+     * `com.example.app:remote` is `records-remote.sqlite`; a process named without the app's
+     * prefix (`android:process="com.example.sync"`) uses its whole name (`records-com.example.sync.sqlite`).
+     */
+    @JvmStatic
+    fun processDatabaseName(name: String, processName: String, mainProcessName: String): String {
+        if (processName == mainProcessName) return name
+        val suffix = processName.removePrefix("$mainProcessName:").replace(Regex("[^A-Za-z0-9._-]"), "_")
+        val dot = name.lastIndexOf('.')
+        return if (dot > 0) "${name.substring(0, dot)}-$suffix${name.substring(dot)}" else "$name-$suffix"
+    }
+
+    /** This process's name: `Application.getProcessName()` (API 28), else `/proc/self/cmdline`. */
+    private fun processName(context: Context): String {
+        val name = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.P) {
+            Application.getProcessName()
+        } else {
+            runCatching { File("/proc/self/cmdline").readText().substringBefore('\u0000').trim() }.getOrNull()
+        }
+        return name?.takeIf { it.isNotEmpty() } ?: mainProcessName(context)
+    }
+
+    private fun mainProcessName(context: Context): String =
+        context.applicationInfo?.processName ?: context.packageName
+
+    /** Whether this is the app's main process (where [RecorderJobService] runs). */
+    internal fun inMainProcess(context: Context): Boolean = processName(context) == mainProcessName(context)
+
+    /**
+     * A [RecorderConfigBuilder] for this process's default store ([defaultDatabaseFile]) and
+     * [service]: the Java way to the configuration (`long` sizes) given to [create].
+     */
+    @JvmStatic
+    @JvmOverloads
+    fun configBuilder(
+        context: Context,
+        region: String,
+        service: Service = Service.KINESIS_DATA_STREAMS,
+    ): RecorderConfigBuilder {
+        val name = if (service == Service.FIREHOSE) FIREHOSE_DATABASE_NAME else DEFAULT_DATABASE_NAME
+        return RecorderConfigBuilder(defaultDatabaseFile(context, name).path, region, service)
+    }
 
     /**
      * Opens (or creates) the store at [databaseFile] and starts a recorder for [region] with the
@@ -244,7 +304,7 @@ object KinesisRecorderAndroid {
         databaseFile: File = defaultDatabaseFile(context),
         configure: RecorderConfig.() -> Unit = {},
     ): AndroidKinesisRecorder =
-        createFor(Service.KINESIS_DATA_STREAMS, context, region, credentials, options, databaseFile, configure)
+        create(context, recorderConfig(databaseFile.path, region, Service.KINESIS_DATA_STREAMS, configure), credentials, options)
 
     /**
      * Like [create], for Amazon Data Firehose: records go to delivery streams with
@@ -264,29 +324,41 @@ object KinesisRecorderAndroid {
         databaseFile: File = defaultDatabaseFile(context, FIREHOSE_DATABASE_NAME),
         configure: RecorderConfig.() -> Unit = {},
     ): AndroidKinesisRecorder =
-        createFor(Service.FIREHOSE, context, region, credentials, options, databaseFile, configure)
+        create(context, recorderConfig(databaseFile.path, region, Service.FIREHOSE, configure), credentials, options)
 
-    private fun createFor(
-        service: Service,
+    /**
+     * Like [create], with a configuration made beforehand, for example by Java code with
+     * [configBuilder]: `KinesisRecorderAndroid.create(context,
+     * KinesisRecorderAndroid.configBuilder(context, "eu-west-1").maxStorageBytes(20L << 20).build(),
+     * credentials)`. Its service and store are the configuration's.
+     */
+    @JvmStatic
+    @JvmOverloads
+    @Throws(RecorderException::class)
+    fun create(
         context: Context,
-        region: String,
+        config: RecorderConfig,
         credentials: CredentialsProvider,
-        options: AndroidOptions,
-        databaseFile: File,
-        configure: RecorderConfig.() -> Unit,
+        options: AndroidOptions = AndroidOptions(),
     ): AndroidKinesisRecorder {
-        databaseFile.parentFile?.mkdirs()
+        File(config.databasePath).parentFile?.mkdirs()
         PlatformTrust.initialize(context)
-        val config = recorderConfig(databaseFile.path, region, service, configure)
+        if (!logConfigured) logToLogcat(DEFAULT_LOG_LEVEL)
+        // The job's service runs in the main process and delivers that process's recorder.
+        val effective = if (options.backgroundDelivery && !inMainProcess(context)) {
+            AndroidOptions(options.watchNetwork, options.unmeteredOnly, options.flushWhenHidden, false, options.backgroundJobId)
+        } else {
+            options
+        }
         // Saves go through the direct JNI path (NativeSaves), as with the JVM's KinesisRecorder(...).
         val recorder = JniKinesisRecorder(config, credentials)
         val android = try {
-            AndroidKinesisRecorder(context, recorder, options, config.autoSubmit)
+            AndroidKinesisRecorder(context, recorder, effective, config.autoSubmit)
         } catch (e: Throwable) {
             recorder.close()
             throw e
         }
-        if (options.backgroundDelivery) {
+        if (effective.backgroundDelivery) {
             try {
                 register(android)
             } catch (e: IllegalStateException) {
@@ -295,5 +367,46 @@ object KinesisRecorderAndroid {
             }
         }
         return android
+    }
+
+    /** What [create] forwards to logcat unless [logToLogcat] said otherwise: warnings and errors. */
+    @JvmField
+    val DEFAULT_LOG_LEVEL: LogLevel = LogLevel.WARN
+
+    /** The tag of the recorder's lines in logcat. */
+    const val LOG_TAG: String = "KinesisRecorder"
+
+    @Volatile
+    private var logConfigured = false
+
+    /**
+     * Sends the core's log lines at [level] or more severe to logcat (`android.util.Log`, tag
+     * [LOG_TAG]); null stops them. The first [create] does it at [DEFAULT_LOG_LEVEL] unless this
+     * was called before; call it with `LogLevel.DEBUG` to see every submission while developing.
+     * Lines name streams, counts and error texts, never record data or credentials. One setting
+     * per process (it replaces any `setLogSink` sink, and a later `setLogSink` replaces it).
+     */
+    @JvmStatic
+    fun logToLogcat(level: LogLevel?) {
+        logConfigured = true
+        try {
+            setLogSink(if (level == null) null else LogcatSink, level ?: LogLevel.ERROR)
+        } catch (e: RecorderException) {
+            // A Rust library of the app installed its own tracing subscriber: the lines go there.
+            Log.w(LOG_TAG, "recorder logs not sent to logcat: ${e.message}")
+        }
+    }
+
+    private object LogcatSink : LogSink {
+        override fun log(level: LogLevel, target: String, message: String) {
+            val priority = when (level) {
+                LogLevel.ERROR -> Log.ERROR
+                LogLevel.WARN -> Log.WARN
+                LogLevel.INFO -> Log.INFO
+                LogLevel.DEBUG -> Log.DEBUG
+                LogLevel.TRACE -> Log.VERBOSE
+            }
+            Log.println(priority, LOG_TAG, message)
+        }
     }
 }
