@@ -86,6 +86,16 @@ pub struct RecorderConfig {
     pub request_timeout: Duration,
     /// Wire encoding of requests.
     pub wire_format: WireFormat,
+    /// Pack records into KPL aggregated records when a batch is sent
+    /// (Kinesis Data Streams only). Consumers must de-aggregate: KCL does,
+    /// Lambda functions use a de-aggregation module. Records saved with a
+    /// key share an aggregate only with records of the same key, so every
+    /// consumer's shard check passes. Applies to records already stored.
+    pub aggregation: bool,
+    /// Largest aggregated record, data + partition key. The default, 25,000
+    /// bytes, is one 25 KB PUT payload unit (the unit provisioned streams
+    /// bill); at most `max_record_bytes`.
+    pub max_aggregate_bytes: u64,
 }
 
 /// Hard limits of the Kinesis service that no configuration may exceed.
@@ -95,6 +105,14 @@ pub mod service_limits {
     pub const MAX_REQUEST_BYTES: u64 = 10 * MIB;
     pub const MAX_RECORD_BYTES: u64 = 10 * MIB;
 }
+
+/// One PUT payload unit: provisioned streams bill each record in 25 KB units.
+/// As 25,000 bytes it is one unit whether the KB is 1,000 or 1,024 bytes.
+const PUT_PAYLOAD_UNIT: u64 = 25_000;
+
+/// The smallest `max_aggregate_bytes`: below 1 KB an aggregate saves nothing
+/// on on-demand streams, which bill each record rounded up to 1 KB.
+const MIN_AGGREGATE_BYTES: u64 = KIB;
 
 impl RecorderConfig {
     /// Defaults for everything but the file and the region.
@@ -118,6 +136,8 @@ impl RecorderConfig {
             max_queued_bytes: 8 * MIB,
             request_timeout: Duration::from_secs(15),
             wire_format: WireFormat::Json,
+            aggregation: false,
+            max_aggregate_bytes: PUT_PAYLOAD_UNIT,
         }
     }
 
@@ -189,6 +209,15 @@ impl RecorderConfig {
         }
         if self.request_timeout < Duration::from_millis(100) {
             return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
+        }
+        if self.aggregation && !(MIN_AGGREGATE_BYTES..=self.max_record_bytes).contains(&self.max_aggregate_bytes) {
+            return Err(Error::invalid(
+                "max_aggregate_bytes",
+                format!(
+                    "must be between {MIN_AGGREGATE_BYTES} and max_record_bytes ({}), got {}",
+                    self.max_record_bytes, self.max_aggregate_bytes
+                ),
+            ));
         }
         validate_region(&self.region)?;
         Ok(())

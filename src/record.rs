@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 pub(crate) struct NewRecord {
     pub stream: String,
     pub partition_key: String,
+    /// No key was given: `partition_key` is a random UUID.
+    pub key_generated: bool,
     pub explicit_hash_key: Option<String>,
     pub data: Vec<u8>,
     pub created_at_ms: i64,
@@ -87,6 +89,7 @@ pub(crate) fn new_record(
     created_at_ms: i64,
 ) -> Result<NewRecord> {
     validate_stream_name(stream)?;
+    let key_generated = partition_key.is_none();
     let partition_key = match partition_key {
         Some(key) => {
             validate_partition_key(&key)?;
@@ -110,6 +113,7 @@ pub(crate) fn new_record(
     Ok(NewRecord {
         stream: stream.to_owned(),
         partition_key,
+        key_generated,
         explicit_hash_key,
         data,
         created_at_ms,
@@ -135,6 +139,8 @@ mod tests {
     fn accepts_valid_records_and_generates_keys() {
         let record = save(b"x", "a-b_c.1", None, None).unwrap();
         assert_eq!(record.partition_key.len(), 36);
+        assert!(record.key_generated);
+        assert!(!save(b"x", "s", Some("k"), None).unwrap().key_generated);
         let other = save(b"x", "s", None, None).unwrap();
         assert_ne!(record.partition_key, other.partition_key);
         assert!(save(b"x", &"s".repeat(128), Some(&"é".repeat(256)), Some("0")).is_ok());

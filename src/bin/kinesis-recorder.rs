@@ -44,6 +44,8 @@ enum Command {
         db: String,
         #[command(flatten)]
         endpoint: Endpoint,
+        #[command(flatten)]
+        aggregation: Aggregation,
     },
     /// Show pending records per stream and the counters.
     Status {
@@ -67,6 +69,8 @@ enum Command {
         limits: Limits,
         #[command(flatten)]
         endpoint: Endpoint,
+        #[command(flatten)]
+        aggregation: Aggregation,
         /// Submit this often while records are pending (e.g. 500ms, 30s, 5m).
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         interval: Duration,
@@ -114,6 +118,18 @@ struct Endpoint {
     /// [env: AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
+}
+
+#[derive(Args)]
+struct Aggregation {
+    /// Pack records into KPL aggregated records (Kinesis Data Streams; the
+    /// consumers must de-aggregate: KCL, or a de-aggregation module in Lambda).
+    #[arg(long)]
+    aggregate: bool,
+    /// Largest aggregated record, data + partition key [default: 25000, one
+    /// 25 KB PUT payload unit].
+    #[arg(long, requires = "aggregate")]
+    aggregate_max_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -168,8 +184,13 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
                 ExitCode::from(2)
             })
         }
-        Command::Submit { db, endpoint } => {
+        Command::Submit {
+            db,
+            endpoint,
+            aggregation,
+        } => {
             let mut config = config(&db, Some(&endpoint))?;
+            aggregation.apply(&mut config);
             config.auto_submit = false;
             let recorder = Recorder::new(config, Arc::new(EnvCredentials))?;
             let pending = recorder.stats()?.pending_records;
@@ -201,11 +222,13 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             input,
             limits,
             endpoint,
+            aggregation,
             interval,
             threshold_records,
         } => {
             let mut config = config(&input.db, Some(&endpoint))?;
             limits.apply(&mut config);
+            aggregation.apply(&mut config);
             config.submit_interval = interval;
             config.submit_threshold_records = threshold_records;
             let recorder = Arc::new(Recorder::new(config, Arc::new(EnvCredentials))?);
@@ -335,6 +358,16 @@ impl Limits {
     }
 }
 
+impl Aggregation {
+    fn apply(&self, config: &mut RecorderConfig) {
+        config.aggregation = self.aggregate;
+        config.max_aggregate_bytes = self
+            .aggregate_max_bytes
+            // A small store lowers the record limit, and the default with it.
+            .unwrap_or(config.max_aggregate_bytes.min(config.max_record_bytes));
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -451,9 +484,10 @@ fn print_report(report: &SubmitReport) {
         eprintln!("network unavailable: nothing sent");
     }
     println!(
-        "submitted {} records in {} requests; {} retried, {} dropped, {} pending",
+        "submitted {} records in {} requests ({} Kinesis records); {} retried, {} dropped, {} pending",
         report.records_submitted,
         report.requests,
+        report.kinesis_records_submitted,
         report.records_retried,
         report.records_dropped,
         report.records_remaining
@@ -496,8 +530,9 @@ fn print_stats(stats: &RecorderStats) {
         );
     }
     println!(
-        "submitted {} records; requests: {} answered, {} failed; records retried {}, throttled {}",
+        "submitted {} records in {} Kinesis records; requests: {} answered, {} failed; records retried {}, throttled {}",
         stats.records_submitted,
+        stats.kinesis_records_submitted,
         stats.requests_sent,
         stats.requests_failed,
         stats.records_retried,
@@ -526,6 +561,7 @@ fn stats_json(stats: &RecorderStats) -> serde_json::Value {
             "last_error": s.last_error,
         })).collect::<Vec<_>>(),
         "records_submitted": stats.records_submitted,
+        "kinesis_records_submitted": stats.kinesis_records_submitted,
         "records_retried": stats.records_retried,
         "records_throttled": stats.records_throttled,
         "requests_sent": stats.requests_sent,

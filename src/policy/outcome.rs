@@ -2,7 +2,7 @@
 //! (delivered, retry, give up) and for the stream (carry on, back off,
 //! refresh credentials, stop and tell the app).
 
-use crate::submission::{CallFailure, EntryResult, Settlement, StoredRecord};
+use crate::submission::{CallFailure, Entry, EntryResult, Settlement, StoredRecord};
 
 /// The decision taken on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,33 +25,39 @@ pub(crate) enum Verdict {
 const THROTTLED_ENTRY: &str = "ProvisionedThroughputExceededException";
 
 /// Reads the per-record results of a successful call. Results come back in
-/// request order, one per record; any other count means the answer cannot be
-/// matched to the records, so nothing is deleted.
-pub(crate) fn judge_response(batch: &[StoredRecord], results: &[EntryResult], max_attempts: u32) -> Verdict {
+/// request order, one per Kinesis record; any other count means the answer
+/// cannot be matched to the records, so nothing is deleted. An aggregate is
+/// accepted or rejected whole: each record it carries gets its answer.
+pub(crate) fn judge_response(batch: &[Entry], results: &[EntryResult], max_attempts: u32) -> Verdict {
     if results.len() != batch.len() {
         return Verdict::RetryLater {
             throttled: false,
             reason: format!(
-                "the service answered {} results for {} records; keeping all of them",
+                "the service answered {} results for {} Kinesis records; keeping all of them",
                 results.len(),
                 batch.len()
             ),
         };
     }
     let mut settlement = Settlement::default();
-    for (record, result) in batch.iter().zip(results) {
-        match result {
-            EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
-            EntryResult::Rejected { code, .. } => {
-                if code == THROTTLED_ENTRY {
-                    settlement.throttled += 1;
-                }
-                // Any per-record rejection costs an attempt, so a record the
-                // service keeps refusing leaves after `max_attempts`.
-                if record.attempts + 1 >= max_attempts {
-                    settlement.exhausted.push((record.id, record.size));
-                } else {
-                    settlement.retry.push(record.id);
+    for (entry, result) in batch.iter().zip(results) {
+        if *result == EntryResult::Accepted {
+            settlement.kinesis_records += 1;
+        }
+        for record in entry.records() {
+            match result {
+                EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
+                EntryResult::Rejected { code, .. } => {
+                    if code == THROTTLED_ENTRY {
+                        settlement.throttled += 1;
+                    }
+                    // Any per-record rejection costs an attempt, so a record the
+                    // service keeps refusing leaves after `max_attempts`.
+                    if record.attempts + 1 >= max_attempts {
+                        settlement.exhausted.push((record.id, record.size));
+                    } else {
+                        settlement.retry.push(record.id);
+                    }
                 }
             }
         }
@@ -163,15 +169,20 @@ fn fix_hint(code: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    fn record(id: i64, attempts: u32) -> StoredRecord {
+    fn stored(id: i64, attempts: u32) -> StoredRecord {
         StoredRecord {
             id,
             partition_key: "k".into(),
+            key_generated: false,
             explicit_hash_key: None,
             data: vec![1],
             size: 2,
             attempts,
         }
+    }
+
+    fn record(id: i64, attempts: u32) -> Entry {
+        Entry::Plain(stored(id, attempts))
     }
 
     fn rejected(code: &str) -> EntryResult {
@@ -204,6 +215,28 @@ mod tests {
         assert_eq!(s.retry, vec![2, 3]);
         assert!(s.exhausted.is_empty());
         assert_eq!(s.throttled, 1);
+    }
+
+    #[test]
+    fn an_aggregate_is_settled_whole_and_each_record_counts_its_attempt() {
+        let batch = [
+            Entry::Aggregate(vec![stored(1, 0), stored(2, 0)]),
+            Entry::Aggregate(vec![stored(3, 0), stored(4, 9), stored(5, 3)]),
+            record(6, 0),
+        ];
+        let results = [EntryResult::Accepted, rejected(THROTTLED_ENTRY), EntryResult::Accepted];
+        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.delivered, vec![(1, 2), (2, 2), (6, 2)]);
+        assert_eq!(s.retry, vec![3, 5]);
+        assert_eq!(
+            s.exhausted,
+            vec![(4, 2)],
+            "the record at its last attempt leaves, alone"
+        );
+        assert_eq!(s.throttled, 3, "user records, not Kinesis records");
+        assert_eq!(s.kinesis_records, 2);
     }
 
     #[test]

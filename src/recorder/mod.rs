@@ -99,7 +99,18 @@ impl Recorder {
     /// moves it out of the way so a new store can be created.
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
-        let transport = Transport::new(&config, wire::put_records(config.wire_format), credentials)?;
+        let api = wire::put_records(config.wire_format);
+        if config.aggregation && !api.reads_aggregates {
+            return Err(Error::invalid(
+                "aggregation",
+                format!(
+                    "KPL aggregation is for Kinesis Data Streams; {} would keep the aggregates as they are",
+                    api.signing_name
+                ),
+            )
+            .into());
+        }
+        let transport = Transport::new(&config, api, credentials)?;
         let store = Store::open(&config.database_path)?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -328,6 +339,7 @@ impl Recorder {
             streams,
             network_available: self.shared.network_available.load(Ordering::Acquire),
             records_submitted: store.counter(Counter::Submitted),
+            kinesis_records_submitted: store.counter(Counter::KinesisRecordsSubmitted),
             records_retried: store.counter(Counter::Retried),
             records_throttled: store.counter(Counter::Throttled),
             requests_sent: store.counter(Counter::RequestsSent),

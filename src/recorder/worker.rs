@@ -25,13 +25,13 @@ use tokio::task::JoinError;
 use super::Shared;
 use crate::error::{Error, RecorderError};
 use crate::policy::backoff::Backoff;
-use crate::policy::batch::Packer;
+use crate::policy::batch::{Limits, Packer};
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{next_step, NextStep, WorkerView};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
 use crate::store::Store;
-use crate::submission::StoredRecord;
+use crate::submission::Entry;
 use crate::transport::Transport;
 
 pub(crate) enum Command {
@@ -293,7 +293,11 @@ impl Worker {
         let mut cursor = 0;
         let mut refreshed_credentials = false;
         let mut transient_retries = 0;
-        let (max_records, max_bytes) = (config.max_records_per_request, config.max_request_bytes);
+        let limits = Limits {
+            max_records: config.max_records_per_request,
+            max_bytes: config.max_request_bytes,
+            max_aggregate_bytes: config.aggregation.then_some(config.max_aggregate_bytes),
+        };
         let mut read_ahead = None;
         loop {
             if self.shared.is_shutting_down() || !self.shared.network_available.load(Ordering::Acquire) {
@@ -302,7 +306,7 @@ impl Worker {
             if sent >= budget {
                 return StreamEnd::Drained;
             }
-            let read_now = || read_batch(&self.shared.lock_store(), stream, cursor, max_records, max_bytes);
+            let read_now = || read_batch(&self.shared.lock_store(), stream, cursor, limits);
             let batch = match read_ahead.take() {
                 Some(read) => match read_result(read.await) {
                     Ok(ahead) => {
@@ -322,19 +326,20 @@ impl Worker {
                 Ok(batch) => batch,
                 Err(error) => return call_end(stream, Failure::new(FailureKind::Storage, None, error.to_string())),
             };
-            let Some(last) = batch.last() else {
+            // Records are read in id order: the last one read has the highest.
+            let Some(last_id) = batch.iter().flat_map(Entry::records).map(|r| r.id).max() else {
                 return StreamEnd::Drained;
             };
-            let last_id = last.id;
+            let records = batch.iter().map(|e| e.records().len() as u64).sum::<u64>();
             // Read the batch after this one while this one is in flight; it
             // is used only if this one is delivered in full.
-            let next = (sent + (batch.len() as u64) < budget).then(|| {
+            let next = (sent + records < budget).then(|| {
                 let (shared, stream) = (self.shared.clone(), stream.to_owned());
                 tokio::task::spawn_blocking(move || {
                     let store = shared.lock_store();
                     Ok(ReadAhead {
                         clears: store.clears(),
-                        records: read_batch(&store, &stream, last_id, max_records, max_bytes)?,
+                        records: read_batch(&store, &stream, last_id, limits)?,
                     })
                 })
             });
@@ -365,6 +370,7 @@ impl Worker {
                     self.shared.refresh_committed_bytes();
                     let delivered = settlement.delivered.len() as u64;
                     report.records_submitted += delivered;
+                    report.kinesis_records_submitted += settlement.kinesis_records;
                     report.records_retried += settlement.retry.len() as u64;
                     report.records_dropped += dropped.total();
                     if delivered > 0 {
@@ -385,7 +391,7 @@ impl Worker {
                         state.record_failures = 0;
                         state.last_error = None;
                         state.ready_at = Instant::now();
-                        sent += batch.len() as u64;
+                        sent += records;
                         cursor = last_id;
                         read_ahead = next;
                         continue;
@@ -396,8 +402,7 @@ impl Worker {
                     let delay = Backoff::RECORD_REJECTED.delay(state.record_failures, jitter());
                     state.ready_at = Instant::now() + delay;
                     state.last_error = Some(format!(
-                        "{rejected} of {} records rejected ({} throttled)",
-                        batch.len(),
+                        "{rejected} of {records} records rejected ({} throttled)",
                         settlement.throttled
                     ));
                     return StreamEnd::RecordsRejected { delay };
@@ -530,23 +535,19 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The records of `stream` after `after_id` that fit in one request.
-fn read_batch(
-    store: &Store,
-    stream: &str,
-    after_id: i64,
-    max_records: u32,
-    max_bytes: u64,
-) -> crate::error::Result<Vec<StoredRecord>> {
-    let mut packer = Packer::new(max_records, max_bytes);
-    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
+/// The records of `stream` after `after_id` that fit in one request, in
+/// the Kinesis records they travel in.
+fn read_batch(store: &Store, stream: &str, after_id: i64, limits: Limits) -> crate::error::Result<Vec<Entry>> {
+    let mut packer = Packer::new(limits);
+    let records = store.next_batch(stream, after_id, packer.max_rows(), |record| packer.try_add(record))?;
+    Ok(packer.into_entries(records))
 }
 
 /// A batch read on the blocking pool while the one before it is in flight.
 struct ReadAhead {
     /// The store's clear count when it was read.
     clears: u64,
-    records: Vec<StoredRecord>,
+    records: Vec<Entry>,
 }
 
 /// A read ahead that panicked is a storage failure.

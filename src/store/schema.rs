@@ -37,6 +37,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // the rows themselves are deleted later, off the submission's path
     // (`Store::compact`).
     "ALTER TABLE streams ADD COLUMN delivered_through INTEGER NOT NULL DEFAULT 0;",
+    // Version 3: 1 when the recorder made the partition key up (the app gave
+    // none). Only those records may travel in an aggregate under another
+    // made-up key (KPL aggregation). Rows saved before count as keyed by the
+    // app: they are aggregated only with their own key, which is always safe.
+    "ALTER TABLE records ADD COLUMN key_generated INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -99,6 +99,7 @@ impl Store {
             }
             delta.count(Counter::RequestsSent, 1);
             delta.count(Counter::Submitted, settlement.delivered.len() as u64);
+            delta.count(Counter::KinesisRecordsSubmitted, settlement.kinesis_records);
             delta.count(Counter::Retried, settlement.retry.len() as u64);
             delta.count(Counter::Throttled, settlement.throttled);
             delta.count(Counter::Dropped(DropReason::AttemptsExhausted), exhausted);

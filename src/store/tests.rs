@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::error::{DropReason, Error, Result};
-use crate::policy::batch::Packer;
+use crate::policy::batch::{Limits, Packer};
 use crate::record::NewRecord;
 use crate::submission::{Settlement, StoredRecord};
 
@@ -12,6 +12,7 @@ fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
     NewRecord {
         stream: stream.into(),
         partition_key: "pk".into(),
+        key_generated: false,
         explicit_hash_key: None,
         data: data.to_vec(),
         created_at_ms,
@@ -32,8 +33,12 @@ fn read_batch(
     max_records: u32,
     max_bytes: u64,
 ) -> Result<Vec<StoredRecord>> {
-    let mut packer = Packer::new(max_records, max_bytes);
-    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
+    let mut packer = Packer::new(Limits {
+        max_records,
+        max_bytes,
+        max_aggregate_bytes: None,
+    });
+    store.next_batch(stream, after_id, max_records, |record| packer.try_add(record))
 }
 
 fn open() -> (tempfile::TempDir, Store) {
@@ -100,7 +105,7 @@ fn the_callers_rule_ends_a_batch_at_its_first_refusal() {
     store.insert(&records, None).unwrap();
     // The 40-byte record is refused: the batch ends there, though the rule
     // would take the record after it.
-    let batch = store.next_batch("a", 0, 500, |size| size < 20).unwrap();
+    let batch = store.next_batch("a", 0, 500, |record| record.size < 20).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1]);
     // `max_records` bounds the rows read, whatever the rule.
     assert_eq!(store.next_batch("a", 0, 2, |_| true).unwrap().len(), 2);
@@ -121,6 +126,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         retry: vec![batch[1].id],
         exhausted: vec![(batch[2].id, batch[2].size)],
         throttled: 1,
+        kinesis_records: 1,
     };
     let dropped = store.settle("a", &settlement).unwrap();
     assert_eq!(
@@ -295,6 +301,9 @@ fn a_version_1_store_is_upgraded_with_its_records() {
     assert_eq!(version, schema::CURRENT_VERSION);
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1, 2]);
+    // Rows from before the app's keys were told from made-up ones count as
+    // the app's: they are aggregated with their own key only.
+    assert!(batch.iter().all(|r| !r.key_generated));
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!(store.pending_records(), 0);
 }
@@ -409,4 +418,27 @@ fn the_file_is_private() {
     let (dir, _store) = open();
     let mode = std::fs::metadata(path(&dir)).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn made_up_keys_are_told_from_the_apps_and_kinesis_records_are_counted() {
+    let (dir, mut store) = open();
+    let mut generated = record("a", b"1", 1);
+    generated.key_generated = true;
+    store.insert(&[generated, record("a", b"2", 2)], None).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
+    assert_eq!(
+        batch.iter().map(|r| r.key_generated).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+    // Both records in one aggregate: two records submitted, one Kinesis record.
+    let settlement = Settlement {
+        kinesis_records: 1,
+        ..delivered(&batch)
+    };
+    store.settle("a", &settlement).unwrap();
+    drop(store);
+    let store = Store::open(&path(&dir)).unwrap();
+    assert_eq!(store.counter(Counter::Submitted), 2);
+    assert_eq!(store.counter(Counter::KinesisRecordsSubmitted), 1);
 }

@@ -7,7 +7,9 @@
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
+//! - `aggregation`: the KPL aggregated record.
 
+pub(crate) mod aggregation;
 mod cbor;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
@@ -18,10 +20,10 @@ use std::sync::Arc;
 
 use crate::config::RecorderConfig;
 use crate::error::Result;
-use crate::submission::{CallFailure, EntryResult, StoredRecord};
+use crate::submission::{CallFailure, Entry, EntryResult};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
-use wire::Api;
+use wire::{Api, WireRecord};
 
 /// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -62,9 +64,10 @@ impl Transport {
         self.credentials.invalidate().await;
     }
 
-    /// Sends one batch of one stream and reads the per-record results.
-    pub async fn put_records(&self, stream: &str, records: &[StoredRecord]) -> Result<Vec<EntryResult>, CallFailure> {
-        let body = (self.api.encode)(stream, records);
+    /// Sends one batch of one stream and reads the results, one per Kinesis
+    /// record (an aggregate is one).
+    pub async fn put_records(&self, stream: &str, batch: &[Entry]) -> Result<Vec<EntryResult>, CallFailure> {
+        let body = encode(self.api, stream, batch);
         let credentials = self.credentials.get().await.map_err(CallFailure::Credentials)?;
         let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
             .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
@@ -91,6 +94,34 @@ impl Transport {
             })
         }
     }
+}
+
+/// The request body of `batch`: aggregates are encoded first, then every
+/// Kinesis record goes into the API's body.
+fn encode(api: &Api, stream: &str, batch: &[Entry]) -> Vec<u8> {
+    let aggregates: Vec<Vec<u8>> = batch
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Plain(_) => None,
+            Entry::Aggregate(records) => Some(aggregation::encode(records)),
+        })
+        .collect();
+    let mut aggregates = aggregates.iter();
+    let records: Vec<WireRecord<'_>> = batch
+        .iter()
+        .map(|entry| {
+            let first = &entry.records()[0];
+            WireRecord {
+                data: match entry {
+                    Entry::Plain(record) => &record.data,
+                    Entry::Aggregate(_) => aggregates.next().expect("one aggregate encoded per aggregate entry"),
+                },
+                partition_key: &first.partition_key,
+                explicit_hash_key: first.explicit_hash_key.as_deref(),
+            }
+        })
+        .collect();
+    (api.encode)(stream, &records)
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CallFailure> {

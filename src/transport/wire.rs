@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cbor;
 use crate::config::WireFormat;
-use crate::submission::{EntryResult, StoredRecord};
+use crate::submission::EntryResult;
 
 /// One batch-put API of one service.
 pub(crate) struct Api {
@@ -16,8 +16,18 @@ pub(crate) struct Api {
     pub endpoint_prefix: &'static str,
     pub target: &'static str,
     pub content_type: &'static str,
-    pub encode: fn(&str, &[StoredRecord]) -> Vec<u8>,
+    /// Whether the service's consumers read KPL aggregated records.
+    pub reads_aggregates: bool,
+    pub encode: fn(&str, &[WireRecord<'_>]) -> Vec<u8>,
     pub decode: fn(&[u8]) -> Result<Vec<EntryResult>, String>,
+}
+
+/// One record of a request body: a stored record, or an aggregate of several.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WireRecord<'a> {
+    pub data: &'a [u8],
+    pub partition_key: &'a str,
+    pub explicit_hash_key: Option<&'a str>,
 }
 
 /// Kinesis Data Streams PutRecords, JSON 1.1.
@@ -26,6 +36,7 @@ pub(crate) static KINESIS_PUT_RECORDS: Api = Api {
     endpoint_prefix: "kinesis",
     target: "Kinesis_20131202.PutRecords",
     content_type: "application/x-amz-json-1.1",
+    reads_aggregates: true,
     encode: encode_put_records,
     decode: decode_put_records,
 };
@@ -36,6 +47,7 @@ pub(crate) static KINESIS_PUT_RECORDS_CBOR: Api = Api {
     endpoint_prefix: "kinesis",
     target: "Kinesis_20131202.PutRecords",
     content_type: "application/x-amz-cbor-1.1",
+    reads_aggregates: true,
     encode: encode_put_records_cbor,
     decode: decode_put_records_cbor,
 };
@@ -76,15 +88,15 @@ impl Serialize for Base64<'_> {
     }
 }
 
-fn encode_put_records(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+fn encode_put_records(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     let input = PutRecordsInput {
         stream_name: stream,
         records: records
             .iter()
             .map(|r| PutRecordsEntry {
-                data: Base64(&r.data),
-                partition_key: &r.partition_key,
-                explicit_hash_key: r.explicit_hash_key.as_deref(),
+                data: Base64(r.data),
+                partition_key: r.partition_key,
+                explicit_hash_key: r.explicit_hash_key,
             })
             .collect(),
     };
@@ -143,7 +155,7 @@ fn entry_result(
     }
 }
 
-fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+fn encode_put_records_cbor(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     let size: usize = records.iter().map(|r| r.data.len() + r.partition_key.len() + 40).sum();
     let mut w = cbor::Writer(Vec::with_capacity(size + stream.len() + 32));
     w.map(2);
@@ -154,10 +166,10 @@ fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
     for record in records {
         w.map(2 + usize::from(record.explicit_hash_key.is_some()));
         w.text("Data");
-        w.bytes(&record.data);
+        w.bytes(record.data);
         w.text("PartitionKey");
-        w.text(&record.partition_key);
-        if let Some(key) = &record.explicit_hash_key {
+        w.text(record.partition_key);
+        if let Some(key) = record.explicit_hash_key {
             w.text("ExplicitHashKey");
             w.text(key);
         }
@@ -229,14 +241,11 @@ fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn record(data: &[u8], key: &str, hash: Option<&str>) -> StoredRecord {
-        StoredRecord {
-            id: 1,
-            partition_key: key.into(),
-            explicit_hash_key: hash.map(Into::into),
-            data: data.to_vec(),
-            size: 0,
-            attempts: 0,
+    fn record<'a>(data: &'a [u8], key: &'a str, hash: Option<&'a str>) -> WireRecord<'a> {
+        WireRecord {
+            data,
+            partition_key: key,
+            explicit_hash_key: hash,
         }
     }
 
