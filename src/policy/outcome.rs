@@ -2,7 +2,7 @@
 //! (delivered, retry, give up) and for the stream (carry on, back off,
 //! refresh credentials, stop and tell the app).
 
-use crate::submission::{CallFailure, Entry, EntryResult, Settlement, StoredRecord};
+use crate::submission::{CallFailure, Entry, EntryResult, Settlement};
 
 /// The decision taken on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +168,7 @@ fn fix_hint(code: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::submission::StoredRecord;
 
     fn stored(id: i64, attempts: u32) -> StoredRecord {
         StoredRecord {
