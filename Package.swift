@@ -62,5 +62,11 @@ let package = Package(
             dependencies: ["KinesisRecorder"],
             path: "ios/Tests/KinesisRecorderTests"
         ),
+        // The save-path benchmark (bindings/swift-bench.sh); not a product.
+        .executableTarget(
+            name: "KinesisRecorderBench",
+            dependencies: ["KinesisRecorder"],
+            path: "ios/Bench/KinesisRecorderBench"
+        ),
     ]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure Java 17 + Maven are there and prefetches into the local Maven repository
 # (~/.m2 unless -Dmaven.repo.local=DIR is passed) everything that
-#   bindings/kotlin/pom.xml          (Kotlin/JVM bindings + JUnit 5 tests)
+#   bindings/kotlin/pom.xml          (Kotlin/JVM bindings + JUnit 5 tests, installed as a jar)
+#   bindings/kotlin-bench/pom.xml    (JMH benchmark of the save path)
 #   android/pom.xml                  (Android compile check against android-all, and
 #                                     android/jvm-tests: Robolectric 4.16 with the instrumented
 #                                     Android 15 it runs offline, about 200 MB; ProGuard)
@@ -52,7 +53,9 @@ trap 'rm -rf "$SCRATCH"' EXIT
 # JVM bindings: one generated-style file, one hand-written file, one JUnit 5 test.
 K="$SCRATCH/bindings/kotlin"
 mkdir -p "$K/src/main/kotlin/prefetch" "$K/src/test/kotlin/prefetch" "$K/gen/prefetch/ffi"
-cp "$ROOT/bindings/kotlin/pom.xml" "$K/pom.xml"
+# Installed (as the real build is, for the benchmark) under a name of its own.
+sed 's|<artifactId>kinesis-recorder-kotlin</artifactId>|<artifactId>kinesis-recorder-kotlin-prefetch</artifactId>|' \
+  "$ROOT/bindings/kotlin/pom.xml" > "$K/pom.xml"
 cat > "$K/gen/prefetch/ffi/LibC.kt" <<'KT'
 package prefetch.ffi
 import com.sun.jna.Library
@@ -116,8 +119,28 @@ fun watch(context: Context) {
 }
 KT
 
+# Save-path benchmark: one JMH benchmark, without the dependency on the real bindings' jar.
+B="$SCRATCH/bindings/kotlin-bench"
+mkdir -p "$B/src/main/java/prefetch"
+sed '/<!-- bench-subject/,/<!-- \/bench-subject -->/d' "$ROOT/bindings/kotlin-bench/pom.xml" > "$B/pom.xml"
+cat > "$B/src/main/java/prefetch/Offer.java" <<'JAVA'
+package prefetch;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.State;
+@State(Scope.Thread)
+public class Offer {
+    final ConcurrentLinkedQueue<byte[]> queue = new ConcurrentLinkedQueue<>();
+    @Benchmark public void offer() { queue.offer(new byte[1]); queue.poll(); }
+}
+JAVA
+
 build_copies() {
-  mvnq "$@" -f "$K/pom.xml" test -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
+  mvnq "$@" -f "$K/pom.xml" install -Duniffi.generated.dir="$K/gen" -Dnative.lib.dir="$K"
+  mvnq "$@" -f "$B/pom.xml" package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt \
+    -Dmdep.includeScope=runtime
+  [ -s "$B/target/classes/META-INF/BenchmarkList" ] # JMH's annotation processor ran
   mvnq "$@" -f "$A/pom.xml" test -Duniffi.generated.dir="$K/gen"
 }
 
@@ -125,7 +148,7 @@ echo "install-maven: building throwaway copies (fetches compiler, test provider)
 build_copies
 if [ "${VERIFY_OFFLINE:-0}" = 1 ]; then
   echo "install-maven: rebuilding the copies offline" >&2
-  rm -rf "$K/target" "$A/compile-check/target" "$A/jvm-tests/target"
+  rm -rf "$K/target" "$B/target" "$A/compile-check/target" "$A/jvm-tests/target"
   build_copies -o
 fi
 mkdir -p "$ROOT/target"

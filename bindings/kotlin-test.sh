@@ -3,8 +3,12 @@
 #
 #   1. bindings/generate.sh kotlin   builds target/release/libkinesis_recorder.so and generates
 #                                    the Kotlin bindings into target/bindings/kotlin
-#   2. mvn test (bindings/kotlin)    JUnit 5 tests on the JVM, loading that library, against a
-#                                    kinesalite server the tests start on loopback
+#   2. mvn install (bindings/kotlin) JUnit 5 tests on the JVM, loading that library, against a
+#                                    kinesalite server the tests start on loopback; then the jar
+#                                    into the local Maven repository, for the benchmark
+#   2b. bindings/kotlin-bench.sh --quick
+#                                    the JMH benchmark of the save path, briefly (no timing
+#                                    asserted; fails if a save allocates over 256 bytes)
 #   3. mvn test (android/pom.xml)    android/compile-check: the Android glue + sample + shared
 #                                    layer + bindings compiled against the Android 15 framework
 #                                    (android-all, API 35); android/jvm-tests: the Robolectric
@@ -15,7 +19,7 @@
 # (.ci/install-maven.sh), node + tests/servers/node_modules (.ci/install-servers.sh).
 #
 # Environment: MVN_ARGS (extra Maven flags, e.g. "-o"), SKIP_GENERATE=1 (reuse
-# target/bindings/kotlin and the built library), SKIP_ANDROID=1, CARGO_TARGET_DIR.
+# target/bindings/kotlin and the built library), SKIP_BENCH=1, SKIP_ANDROID=1, CARGO_TARGET_DIR.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -36,9 +40,14 @@ fi
 [ -f "$native_dir/libkinesis_recorder.so" ] || [ -f "$native_dir/libkinesis_recorder.dylib" ] || {
   log "missing the native library in $native_dir"; exit 1; }
 
-log "JVM tests (mvn test, bindings/kotlin)"
-mvn -B -ntp "${mvn_args[@]}" -f bindings/kotlin/pom.xml test \
+log "JVM tests (mvn install, bindings/kotlin)"
+mvn -B -ntp "${mvn_args[@]}" -f bindings/kotlin/pom.xml install \
   -Duniffi.generated.dir="$generated" -Dnative.lib.dir="$native_dir"
+
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  log "save-path benchmark, quick (bindings/kotlin-bench.sh --quick)"
+  SKIP_INSTALL=1 bash bindings/kotlin-bench.sh --quick
+fi
 
 if [ "${SKIP_ANDROID:-0}" != 1 ]; then
   log "Android: compile check, Robolectric suite, shrink check (mvn test, android/pom.xml)"

@@ -12,8 +12,9 @@
 # ephemeral 127.0.0.1 port; the tests get it as KINESIS_ENDPOINT (loopback is
 # shared with the chroot). Swift runs natively when `swift` is on PATH (macOS,
 # or a Linux with a toolchain), else through .ci/swift.sh (Debian trixie chroot);
-# SWIFT_RUNNER=native|chroot forces one. On Linux it then type-checks the example app's model.
-# The exit code is swift test's (or the type check's).
+# SWIFT_RUNNER=native|chroot forces one. On Linux it then type-checks the example app's model,
+# and the save-path benchmark runs briefly (bindings/swift-bench.sh --quick; SKIP_BENCH=1 skips
+# it). The exit code is swift test's, or the type check's or the benchmark's if one failed.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -110,5 +111,10 @@ if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then
   status=$?
 fi
 set -e
-log "swift test exited with $status after $((SECONDS - started)) s in total"
+log "swift test exited with $status"
+if [ "$status" = 0 ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+  log "save-path benchmark, quick (bindings/swift-bench.sh --quick)"
+  SWIFT_RUNNER="$runner" bash bindings/swift-bench.sh --quick --skip-generate || status=$?
+fi
+log "exited with $status after $((SECONDS - started)) s in total"
 exit "$status"

@@ -2,6 +2,12 @@
 //! wrapper that forwards every call to [`Recorder`]. No logic lives here; the
 //! records, enums, errors and foreign traits it uses are the core's own,
 //! exported where they are defined.
+//!
+//! The save family also has direct JNI entry points for Kotlin (`jni`): they call the same
+//! methods of [`KinesisRecorder`] at a fraction of JNA's cost.
+
+#[cfg(not(target_os = "ios"))]
+mod jni;
 
 use std::sync::Arc;
 

@@ -21,7 +21,8 @@
 //!
 //! Layers, one folder each: [`store`] (SQLite only), [`policy`] (pure
 //! decisions), [`transport`] (HTTP + SigV4), [`recorder`] (threads and
-//! triggers), and `ffi` (the UniFFI surface). Imports only point down:
+//! triggers), and `ffi` (the UniFFI surface, plus direct JNI entry points for
+//! Kotlin's saves). Imports only point down:
 //!
 //! ```text
 //! ffi ─► recorder ─┬─► store ─────┬─► submission

@@ -55,7 +55,8 @@ class LifecycleTest {
         assertTrue(recorder.uniffiIsDestroyed)
         assertEquals(0, recorderThreadCount(), "threads joined by close()")
 
-        assertFailsWith<IllegalStateException> { recorder.saveRecord("x", "some-stream", "k") }
+        // Saves (the JNI path) refuse with the recorder's own error; other calls as UniFFI does.
+        assertFailsWith<RecorderException.ShutDown> { recorder.saveRecord("x", "some-stream", "k") }
         assertFailsWith<IllegalStateException> { recorder.stats() }
         assertFailsWith<IllegalStateException> { runBlocking { recorder.submitAllRecords() } }
         recorder.close() // a second close is a no-op

@@ -4,6 +4,7 @@ import android.content.ComponentCallbacks2
 import android.content.Context
 import android.content.res.Configuration
 import android.util.Log
+import dev.kinesisrecorder.JniKinesisRecorder
 import dev.kinesisrecorder.ffi.CredentialsProvider
 import dev.kinesisrecorder.ffi.KinesisRecorder
 import dev.kinesisrecorder.ffi.KinesisRecorderInterface
@@ -237,7 +238,8 @@ object KinesisRecorderAndroid {
     ): AndroidKinesisRecorder {
         databaseFile.parentFile?.mkdirs()
         val config = recorderConfig(databaseFile.path, region, configure)
-        val recorder = KinesisRecorder(config, credentials)
+        // Saves go through the direct JNI path (NativeSaves), as with the JVM's KinesisRecorder(...).
+        val recorder = JniKinesisRecorder(config, credentials)
         val android = try {
             AndroidKinesisRecorder(context, recorder, options, config.autoSubmit)
         } catch (e: Throwable) {

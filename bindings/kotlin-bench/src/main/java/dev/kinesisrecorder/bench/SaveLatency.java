@@ -1,0 +1,173 @@
+package dev.kinesisrecorder.bench;
+
+import dev.kinesisrecorder.ffi.KinesisRecorder;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * Every call timed: the latency distribution of single saves from Kotlin's recorder (the JNI
+ * path) next to a {@link ConcurrentLinkedQueue} offer of the same bytes, in the same run, and the
+ * time of 1,000 saves in a loop. JMH (SaveBenchmark) gives averages and allocation; this gives
+ * the tail, which averages hide.
+ *
+ * Pacing as in the Rust benchmark's row 1: bursts of 100 back-to-back saves, then a 2 ms sleep,
+ * so the writer commits throughout and the queue never fills. Each call is timed with
+ * System.nanoTime (~20-30 ns of the figure is the clock). A call over 1 ms is attributed to the
+ * collector when a collection ran during its burst (GarbageCollectorMXBean counts read between
+ * bursts). Allocation: the calling thread's allocated bytes (ThreadMXBean) over the timed saves.
+ *
+ * Usage: SaveLatency [--quick]. Prints a table; exits 1 only if a save allocates more than 256
+ * bytes on the Java heap (the issue's bound; not a timing), never on a timing.
+ */
+public final class SaveLatency {
+    static final int BURST = 100;
+    static final long PAUSE_MS = 2;
+    static final long ALLOCATION_BOUND = 256;
+
+    interface Save {
+        void save(int i) throws Exception;
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    record Run(String name, long[] samples, long overOneMs, long overOneMsDuringGc, double bytesPerSave,
+               long gcCount, long gcMillis) {}
+
+    public static void main(String[] args) throws Exception {
+        boolean quick = Arrays.asList(args).contains("--quick");
+        int warmup = quick ? 5_000 : 50_000;
+        int timed = quick ? 10_000 : 100_000;
+        int loops = quick ? 5 : 50;
+
+        byte[][] payloads = Subjects.payloads(1024);
+        String[] keys = Subjects.keys(1024);
+        ConcurrentLinkedQueue<byte[]> queue = new ConcurrentLinkedQueue<>();
+        try (KinesisRecorder recorder = Subjects.jniRecorder()) {
+            Save baseline = i -> queue.offer(payloads[i & 1023]);
+            Save withKey = i -> recorder.saveRecord(payloads[i & 1023], Subjects.STREAM, keys[i & 1023]);
+            Save withoutKey = i -> recorder.saveRecord(payloads[i & 1023], Subjects.STREAM, null);
+            Step drainBaseline = queue::clear;
+            Step flush = recorder::flush;
+
+            List<Run> runs = List.of(
+                    timeEach("ConcurrentLinkedQueue.offer (baseline)", baseline, drainBaseline, warmup, timed),
+                    timeEach("saveRecord, with key", withKey, flush, warmup, timed),
+                    timeEach("saveRecord, without key", withoutKey, flush, warmup, timed));
+            long[] loopBaseline = timeLoops(baseline, drainBaseline, loops);
+            long[] loopSaves = timeLoops(withKey, flush, loops);
+            print(runs, loopBaseline, loopSaves, quick, warmup, timed, loops);
+
+            Run saves = runs.get(1);
+            if (saves.bytesPerSave() > ALLOCATION_BOUND || runs.get(2).bytesPerSave() > ALLOCATION_BOUND) {
+                System.out.printf("FAILED: a save allocates more than %d bytes on the Java heap%n", ALLOCATION_BOUND);
+                System.exit(1);
+            }
+        }
+    }
+
+    /** Warms up, then times each of `timed` calls, in bursts separated by a pause. */
+    static Run timeEach(String name, Save save, Step betweenBursts, int warmup, int timed) throws Exception {
+        for (int i = 0; i < warmup; i++) {
+            save.save(i);
+            if (i % BURST == BURST - 1) betweenBursts.run();
+        }
+        betweenBursts.run();
+        long[] samples = new long[timed];
+        boolean[] gcInBurst = new boolean[timed / BURST + 1];
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long gcCountBefore = gcCount();
+        long gcMillisBefore = gcMillis();
+        long allocated = 0;
+        for (int burst = 0; burst * BURST < timed; burst++) {
+            long gcBefore = gcCount();
+            long bytesBefore = threads.getCurrentThreadAllocatedBytes();
+            int end = Math.min(timed, (burst + 1) * BURST);
+            for (int i = burst * BURST; i < end; i++) {
+                long start = System.nanoTime();
+                save.save(i);
+                samples[i] = System.nanoTime() - start;
+            }
+            allocated += threads.getCurrentThreadAllocatedBytes() - bytesBefore;
+            gcInBurst[burst] = gcCount() != gcBefore;
+            betweenBursts.run();
+            Thread.sleep(PAUSE_MS);
+        }
+        long over = 0;
+        long overDuringGc = 0;
+        for (int i = 0; i < timed; i++) {
+            if (samples[i] > 1_000_000) {
+                over++;
+                if (gcInBurst[i / BURST]) overDuringGc++;
+            }
+        }
+        Arrays.sort(samples);
+        return new Run(name, samples, over, overDuringGc, (double) allocated / timed,
+                gcCount() - gcCountBefore, gcMillis() - gcMillisBefore);
+    }
+
+    /** The time of 1,000 calls back to back, `loops` times (each after a flush and a pause). */
+    static long[] timeLoops(Save save, Step betweenLoops, int loops) throws Exception {
+        long[] times = new long[loops];
+        for (int loop = 0; loop < loops; loop++) {
+            betweenLoops.run();
+            Thread.sleep(PAUSE_MS);
+            long start = System.nanoTime();
+            for (int i = 0; i < 1_000; i++) save.save(loop * 1_000 + i);
+            times[loop] = System.nanoTime() - start;
+        }
+        betweenLoops.run();
+        Arrays.sort(times);
+        return times;
+    }
+
+    static long gcCount() {
+        long count = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) count += gc.getCollectionCount();
+        return count;
+    }
+
+    static long gcMillis() {
+        long millis = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) millis += gc.getCollectionTime();
+        return millis;
+    }
+
+    static long percentile(long[] sorted, double p) {
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+    }
+
+    static String micros(long nanos) {
+        return String.format(Locale.ROOT, nanos < 10_000 ? "%.2f µs" : "%.0f µs", nanos / 1000.0);
+    }
+
+    static void print(List<Run> runs, long[] loopBaseline, long[] loopSaves, boolean quick, int warmup, int timed,
+                      int loops) {
+        System.out.printf(Locale.ROOT, "%nSaveLatency (%s): %,d warm-up calls, then %,d timed calls each, in bursts of %d"
+                        + " with %d ms pauses; 100-byte payloads, 32-character keys; %s%n",
+                quick ? "quick" : "full", warmup, timed, BURST, PAUSE_MS, Runtime.version());
+        System.out.printf("%n| %-40s | %9s | %9s | %9s | %9s | %9s | %-24s | %10s | %-12s |%n",
+                "call", "p50", "p90", "p99", "p99.9", "max", "calls > 1 ms (during GC)", "B/call", "GCs (ms)");
+        System.out.println("|" + "-".repeat(42) + "|" + "-----------|".repeat(5) + "-".repeat(26) + "|" + "-".repeat(12)
+                + "|" + "-".repeat(14) + "|");
+        for (Run run : runs) {
+            long[] s = run.samples();
+            System.out.printf(Locale.ROOT, "| %-40s | %9s | %9s | %9s | %9s | %9s | %-24s | %10.1f | %-12s |%n",
+                    run.name(), micros(percentile(s, 0.50)), micros(percentile(s, 0.90)), micros(percentile(s, 0.99)),
+                    micros(percentile(s, 0.999)), micros(s[s.length - 1]),
+                    run.overOneMs() + " (" + run.overOneMsDuringGc() + ")", run.bytesPerSave(),
+                    run.gcCount() + " (" + run.gcMillis() + ")");
+        }
+        double ratio = (double) percentile(runs.get(1).samples(), 0.50) / Math.max(1, percentile(runs.get(0).samples(), 0.50));
+        System.out.printf(Locale.ROOT, "%nsaveRecord p50 / baseline p50: %.1fx%n", ratio);
+        System.out.printf(Locale.ROOT, "1,000 calls in a loop (%d times): saveRecord median %.3f ms, max %.3f ms;"
+                        + " ConcurrentLinkedQueue.offer median %.3f ms, max %.3f ms%n",
+                loops, percentile(loopSaves, 0.5) / 1e6, loopSaves[loopSaves.length - 1] / 1e6,
+                percentile(loopBaseline, 0.5) / 1e6, loopBaseline[loopBaseline.length - 1] / 1e6);
+    }
+}
