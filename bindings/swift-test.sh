@@ -8,12 +8,13 @@
 #   --skip-generate  reuse the generated sources and library from the last run
 #   e.g. bindings/swift-test.sh --debug -- --filter ValidationTests
 #
-# kinesalite runs on the host (node is not in the Swift chroot) on an
-# ephemeral 127.0.0.1 port; the tests get it as KINESIS_ENDPOINT (loopback is
-# shared with the chroot). Swift runs natively when `swift` is on PATH (macOS,
-# or a Linux with a toolchain), else through .ci/swift.sh (Debian trixie chroot);
-# SWIFT_RUNNER=native|chroot forces one. On Linux it then type-checks the example app's model,
-# and the save-path benchmark runs briefly (bindings/swift-bench.sh --quick; SKIP_BENCH=1 skips
+# kinesalite and moto run on the host (node and Python are not in the Swift
+# chroot) on ephemeral 127.0.0.1 ports; the tests get them as KINESIS_ENDPOINT
+# and MOTO_ENDPOINT (loopback is shared with the chroot). Swift runs natively
+# when `swift` is on PATH (macOS, or a Linux with a toolchain), else through
+# .ci/swift.sh (Debian trixie chroot); SWIFT_RUNNER=native|chroot forces one.
+# On Linux it then type-checks the example app's model, and the save-path
+# benchmark runs briefly (bindings/swift-bench.sh --quick; SKIP_BENCH=1 skips
 # it). The exit code is swift test's, or the type check's or the benchmark's if one failed.
 set -euo pipefail
 
@@ -41,21 +42,24 @@ if [ "$generate" = 1 ]; then
   bindings/generate.sh ${gen_args[@]+"${gen_args[@]}"} swift
 fi
 
-# --- kinesalite on the host ----------------------------------------------------
-if [ ! -d tests/servers/node_modules/kinesalite ]; then
-  log "kinesalite missing: running .ci/install-servers.sh"
+# --- kinesalite and moto on the host ---------------------------------------------
+if [ ! -d tests/servers/node_modules/kinesalite ] || [ ! -x .ci/.venv/bin/python ]; then
+  log "kinesalite or moto missing: running .ci/install-servers.sh"
   bash .ci/install-servers.sh
 fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/kinesalite.XXXXXX")"
 server_log="$work/log"
 server_pid=""
+moto_pid=""
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
-  exec 3>&- 2>/dev/null || true
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  exec 3>&- 4>&- 2>/dev/null || true
+  for pid in "$server_pid" "$moto_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -82,6 +86,27 @@ fi
 export KINESIS_ENDPOINT="http://127.0.0.1:$port"
 log "kinesalite (pid $server_pid) at $KINESIS_ENDPOINT"
 
+# moto (Kinesis and Cognito Identity, for the built-in Cognito provider's
+# tests), held the same way on fd 4: moto.sh exits when its stdin closes.
+mkfifo "$work/moto-stdin"
+bash tests/servers/moto.sh 0 <"$work/moto-stdin" >"$work/moto-log" 2>&1 &
+moto_pid=$!
+exec 4>"$work/moto-stdin"
+moto_port=""
+for _ in $(seq 1 600); do
+  moto_port="$(sed -n 's/^LISTENING \([0-9][0-9]*\)$/\1/p' "$work/moto-log")"
+  [ -n "$moto_port" ] && break
+  kill -0 "$moto_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$moto_port" ]; then
+  log "moto did not start:"
+  cat "$work/moto-log" >&2
+  exit 1
+fi
+export MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+log "moto (pid $moto_pid) at $MOTO_ENDPOINT"
+
 # --- swift test ------------------------------------------------------------------
 runner="${SWIFT_RUNNER:-}"
 if [ -z "$runner" ]; then
@@ -92,7 +117,7 @@ set +e
 if [ "$runner" = native ]; then
   swift test --package-path "$repo" ${test_args[@]+"${test_args[@]}"}
 else
-  SWIFT_PASS_ENV="${SWIFT_PASS_ENV:-} KINESIS_ENDPOINT" .ci/swift.sh "$repo" swift test ${test_args[@]+"${test_args[@]}"}
+  SWIFT_PASS_ENV="${SWIFT_PASS_ENV:-} KINESIS_ENDPOINT MOTO_ENDPOINT" .ci/swift.sh "$repo" swift test ${test_args[@]+"${test_args[@]}"}
 fi
 status=$?
 if [ "$status" = 0 ] && [ "$(uname -s)" = Linux ]; then

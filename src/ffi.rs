@@ -12,8 +12,8 @@ mod jni;
 use std::sync::Arc;
 
 use crate::{
-    CredentialsProvider, RecordToSave, Recorder, RecorderConfig, RecorderError, RecorderListener, RecorderStats,
-    SubmitReport,
+    CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, RecordToSave, Recorder, RecorderConfig,
+    RecorderError, RecorderListener, RecorderStats, SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -112,18 +112,38 @@ pub fn default_recorder_config(database_path: String, region: String) -> Recorde
     RecorderConfig::new(database_path, region)
 }
 
+/// Temporary credentials from an Amazon Cognito identity pool (see
+/// [`CognitoCredentialsProvider`]): `endpoint` overrides the regional one,
+/// `logins` (none: guests) gives the user's tokens at each use.
+#[uniffi::export]
+pub fn cognito_credentials_provider(
+    identity_pool_id: String,
+    region: String,
+    endpoint: Option<String>,
+    logins: Option<Arc<dyn CognitoLoginsProvider>>,
+) -> Result<Arc<dyn CredentialsProvider>, RecorderError> {
+    let mut provider = CognitoCredentialsProvider::new(identity_pool_id, &region)?;
+    if let Some(endpoint) = endpoint {
+        provider = provider.with_endpoint(&endpoint)?;
+    }
+    if let Some(logins) = logins {
+        provider = provider.with_logins(logins);
+    }
+    Ok(Arc::new(provider))
+}
+
 /// Moves an unusable store file aside; returns where it went.
 #[uniffi::export]
 pub fn move_aside_store(path: String) -> Result<String, RecorderError> {
     Recorder::move_aside_store(&path)
 }
 
-/// A credentials provider written in Kotlin or Swift that threw something
-/// other than a `RecorderError` surfaces as a credentials error.
+/// A credentials or logins provider written in Kotlin or Swift that threw
+/// something other than a `RecorderError` surfaces as a credentials error.
 impl From<uniffi::UnexpectedUniFFICallbackError> for RecorderError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
         RecorderError::Credentials {
-            reason: format!("the credentials provider failed: {}", error.reason),
+            reason: format!("the app's credentials callback failed: {}", error.reason),
         }
     }
 }

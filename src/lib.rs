@@ -55,7 +55,9 @@ pub use recorder::{
     FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,
     SubmitReport,
 };
-pub use transport::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
+pub use transport::{
+    AwsCredentials, CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, StaticCredentialsProvider,
+};
 
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();

@@ -324,6 +324,57 @@ fn bad_cli_input_is_refused_with_its_line_and_nothing_is_stored() {
             1,
             &["endpoint", "query"],
         ),
+        // Cognito identity pools.
+        case(
+            "a Cognito identity pool id that is not one",
+            &[
+                "submit",
+                "--db",
+                &fresh("c1.db"),
+                "--region",
+                "us-east-1",
+                "--cognito-identity-pool-id",
+                "my-pool",
+            ],
+            b"",
+            1,
+            &["identity_pool_id", "not an identity pool id"],
+        ),
+        case(
+            "a Cognito identity pool of another region",
+            &[
+                "submit",
+                "--db",
+                &fresh("c2.db"),
+                "--region",
+                "eu-west-1",
+                "--cognito-identity-pool-id",
+                "us-east-1:0a1b2c3d-0000-4000-8000-5f2a0c1e9d7b",
+            ],
+            b"",
+            1,
+            &["identity_pool_id", "region us-east-1, not eu-west-1"],
+        ),
+        Case {
+            env: vec![("AWS_ENDPOINT_URL_COGNITO_IDENTITY", "http://cognito.invalid:4567")],
+            ..case(
+                "plain http to a remote Cognito endpoint",
+                &[
+                    "run",
+                    "--db",
+                    &fresh("c3.db"),
+                    "--stream",
+                    "s",
+                    "--region",
+                    "us-east-1",
+                    "--cognito-identity-pool-id",
+                    "us-east-1:0a1b2c3d-0000-4000-8000-5f2a0c1e9d7b",
+                ],
+                b"x\n",
+                1,
+                &["plain http://", "loopback"],
+            )
+        },
         // `run` settings.
         case(
             "a zero interval",
@@ -454,7 +505,8 @@ fn bad_cli_input_is_refused_with_its_line_and_nothing_is_stored() {
         }
     }
     for name in [
-        "r1.db", "r2.db", "r3.db", "e1.db", "e2.db", "e3.db", "e4.db", "e5.db", "e6.db", "i2.db",
+        "r1.db", "r2.db", "r3.db", "e1.db", "e2.db", "e3.db", "e4.db", "e5.db", "e6.db", "i2.db", "c1.db", "c2.db",
+        "c3.db",
     ] {
         if Path::new(&fresh(name)).exists() {
             failures.push(format!(

@@ -90,7 +90,10 @@ async fn a_record_rejected_max_attempts_times_is_dropped_and_reported() {
     assert_eq!(recorder.stats().unwrap().records_dropped_attempts_exhausted, 1);
 }
 
-fn faults() -> Vec<(&'static str, fn() -> Reply)> {
+/// A named misbehaviour of the server.
+type Fault = (&'static str, fn() -> Reply);
+
+fn faults() -> Vec<Fault> {
     vec![
         ("500 InternalFailure", || error_reply(500, "InternalFailure")),
         ("503 without a body type", || {

@@ -306,11 +306,14 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
     assert_eq!(recorder.stats().unwrap().pending_records, 1);
 }
 
+/// A named change that makes a configuration invalid.
+type ConfigChange = (&'static str, Box<dyn Fn(&mut kinesis_recorder::RecorderConfig)>);
+
 #[tokio::test]
 async fn bad_configuration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let base = config(&dir, "http://127.0.0.1:1");
-    let cases: Vec<(&str, Box<dyn Fn(&mut kinesis_recorder::RecorderConfig)>)> = vec![
+    let cases: Vec<ConfigChange> = vec![
         ("region", Box::new(|c| c.region = "moon".into())),
         (
             "plain http to a remote host",

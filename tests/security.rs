@@ -191,6 +191,57 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         let output = run_command(with_canaries(&args), b"");
         logs.push((args.join(" "), output.stdout, output.stderr));
     }
+    // The built-in Cognito provider: now its answers carry the canaries.
+    let expiration = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let cognito = FaultServer::start(move |request, _| {
+        let identity = serde_json::json!({"IdentityId": "us-east-1:canary-identity"});
+        match request.target.as_str() {
+            "AWSCognitoIdentityService.GetId" => Reply::Json(200, identity),
+            _ => Reply::Json(
+                200,
+                serde_json::json!({"IdentityId": "us-east-1:canary-identity", "Credentials": {
+                    "AccessKeyId": "AKIDCOGNITO", "SecretKey": SECRET, "SessionToken": TOKEN, "Expiration": expiration}}),
+            ),
+        }
+    });
+    let pool = [
+        "--cognito-identity-pool-id",
+        "us-east-1:0a1b2c3d-0000-4000-8000-5f2a0c1e9d7b",
+    ];
+    for args in [
+        [
+            &["-vv", "run", "--db", &db, "--stream", "creds", "--interval", "20ms"][..],
+            &online[..],
+            &pool[..],
+        ]
+        .concat(),
+        [&["-vv", "submit", "--db", &db][..], &online[..], &pool[..]].concat(),
+        vec!["-vv", "status", "--db", &db],
+    ] {
+        let mut command = cli_command(&args);
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY", &cognito.endpoint)
+            .env("KINESIS_RECORDER_LOG", "trace")
+            .env("RUST_LOG", "trace");
+        let output = run_command(command, lines.as_bytes());
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        logs.push((format!("cognito {}", args.join(" ")), output.stdout, output.stderr));
+    }
+    assert!(cognito.request_count() >= 2, "the Cognito provider was asked");
+    assert!(
+        String::from_utf8_lossy(&logs.last().unwrap().1).contains("us-east-1:canary-identity"),
+        "status shows the identity kept next to the store"
+    );
     let log_bytes: usize = logs.iter().map(|(_, o, e)| o.len() + e.len()).sum();
     assert!(
         log_bytes > 10_000,
@@ -215,6 +266,12 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         .chain(files_with_prefix(dir.path(), "creds.db"))
         .collect();
     assert!(!files.is_empty());
+    assert!(
+        files
+            .iter()
+            .any(|(path, _)| path.to_string_lossy().ends_with(".cognito-identity")),
+        "the Cognito identity file is searched too"
+    );
     for (path, bytes) in &files {
         for (name, canary) in [("secret", SECRET), ("session token", TOKEN)] {
             if contains_bytes(bytes, canary.as_bytes()) {
@@ -223,7 +280,7 @@ async fn credentials_never_reach_the_store_or_the_logs() {
         }
     }
     println!(
-        "credentials: {} runs, {log_bytes} bytes of trace logs and {} store files ({} bytes) searched, {} leaks",
+        "credentials (static and Cognito): {} runs, {log_bytes} bytes of trace logs and {} store files ({} bytes) searched, {} leaks",
         logs.len(),
         files.len(),
         files.iter().map(|(_, b)| b.len()).sum::<usize>(),

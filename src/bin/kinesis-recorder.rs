@@ -11,8 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kinesis_recorder::{
-    AwsCredentials, CredentialsProvider, Recorder, RecorderConfig, RecorderError, RecorderEvent, RecorderListener,
-    RecorderStats, SubmitReport, WhenFull,
+    AwsCredentials, CognitoCredentialsProvider, CredentialsProvider, Recorder, RecorderConfig, RecorderError,
+    RecorderEvent, RecorderListener, RecorderStats, SubmitReport, WhenFull,
 };
 
 #[derive(Parser)]
@@ -118,6 +118,12 @@ struct Endpoint {
     /// [env: AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
+    /// Sign with temporary credentials of this Amazon Cognito identity pool
+    /// (guest identities) instead of AWS_ACCESS_KEY_ID; the identity id is kept
+    /// next to the store [Cognito endpoint: AWS_ENDPOINT_URL_COGNITO_IDENTITY,
+    /// AWS_ENDPOINT_URL]
+    #[arg(long, value_name = "ID")]
+    cognito_identity_pool_id: Option<String>,
 }
 
 #[derive(Args)]
@@ -192,7 +198,8 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             let mut config = config(&db, Some(&endpoint))?;
             aggregation.apply(&mut config);
             config.auto_submit = false;
-            let recorder = Recorder::new(config, Arc::new(EnvCredentials))?;
+            let credentials = credentials(&endpoint, &config)?;
+            let recorder = Recorder::new(config, credentials)?;
             let pending = recorder.stats()?.pending_records;
             if std::io::stderr().is_terminal() {
                 recorder.set_listener(Some(Arc::new(Progress::new(pending))));
@@ -205,10 +212,18 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
         Command::Status { db, json } => {
             let recorder = Recorder::new(config(&db, None)?.offline(), Arc::new(EnvCredentials))?;
             let stats = recorder.stats()?;
+            let identity = CognitoCredentialsProvider::stored_identity(&db);
             if json {
-                println!("{}", stats_json(&stats));
+                let mut json = stats_json(&stats);
+                if let Some((pool, identity)) = identity {
+                    json["cognito_identity"] = serde_json::json!({"identity_pool_id": pool, "identity_id": identity});
+                }
+                println!("{json}");
             } else {
                 print_stats(&stats);
+                if let Some((pool, identity)) = identity {
+                    println!("cognito identity: {identity} (pool {pool})");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -231,7 +246,8 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             aggregation.apply(&mut config);
             config.submit_interval = interval;
             config.submit_threshold_records = threshold_records;
-            let recorder = Arc::new(Recorder::new(config, Arc::new(EnvCredentials))?);
+            let credentials = credentials(&endpoint, &config)?;
+            let recorder = Arc::new(Recorder::new(config, credentials)?);
             recorder.set_listener(Some(Arc::new(LogEvents)));
             // Lines are read on a plain thread: stdin blocks.
             let reader = {
@@ -331,6 +347,19 @@ fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, Recor
             .or_else(|| env("AWS_ENDPOINT_URL"));
     }
     Ok(config)
+}
+
+/// A Cognito identity pool's guest credentials when one is given, else the
+/// environment's keys.
+fn credentials(endpoint: &Endpoint, config: &RecorderConfig) -> Result<Arc<dyn CredentialsProvider>, RecorderError> {
+    let Some(pool) = &endpoint.cognito_identity_pool_id else {
+        return Ok(Arc::new(EnvCredentials));
+    };
+    let mut provider = CognitoCredentialsProvider::new(pool.as_str(), &config.region)?;
+    if let Some(url) = env("AWS_ENDPOINT_URL_COGNITO_IDENTITY").or_else(|| env("AWS_ENDPOINT_URL")) {
+        provider = provider.with_endpoint(&url)?;
+    }
+    Ok(Arc::new(provider))
 }
 
 trait Offline {

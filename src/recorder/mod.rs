@@ -112,6 +112,7 @@ impl Recorder {
         }
         let transport = Transport::new(&config, api, credentials)?;
         let store = Store::open(&config.database_path)?;
+        transport.bind_credentials_to_store(&config)?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             committed_bytes: AtomicU64::new(store.pending_bytes()),

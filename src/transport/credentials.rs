@@ -1,14 +1,17 @@
 //! Credentials: the [`CredentialsProvider`] trait apps implement (in Rust,
 //! Kotlin or Swift), a static implementation, and the cache that asks the
-//! provider only when the credentials it has are about to expire.
+//! provider only when the credentials it has are about to expire. The
+//! built-in Cognito Identity provider lives in [`super::cognito`].
 //!
 //! Credentials live in memory only: never in the store, never in logs (the
 //! `Debug` of [`AwsCredentials`] redacts the secrets).
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::cognito::CognitoCredentialsProvider;
 use crate::error::RecorderError;
 
 /// AWS credentials: long-term keys, or temporary ones with a session token and
@@ -38,10 +41,15 @@ impl fmt::Debug for AwsCredentials {
 /// Supplies credentials to sign requests: static keys, Cognito, the app's
 /// backend... Called from the recorder's background worker, never from the
 /// thread that saves; it may take its time (network calls are fine). Return
-/// `RecorderError::Credentials` when none can be had: the records wait.
+/// `RecorderError::Credentials` when none can be had, or
+/// `RecorderError::Network` when the network failed: the records wait
+/// either way, and a network error is retried like any other.
+///
+/// (`Any` lets the recorder recognise its own Cognito provider and give it a
+/// place next to the store for its identity id; every type is `Any`.)
 #[cfg_attr(feature = "ffi", uniffi::export(with_foreign))]
 #[async_trait::async_trait]
-pub trait CredentialsProvider: Send + Sync {
+pub trait CredentialsProvider: Any + Send + Sync {
     async fn credentials(&self) -> Result<AwsCredentials, RecorderError>;
 }
 
@@ -75,46 +83,96 @@ impl CredentialsProvider for StaticCredentialsProvider {
     }
 }
 
-/// Credentials expiring within this margin are refreshed before use, so a
+/// Credentials are refreshed this long before they expire at the most, so a
 /// request never leaves with credentials that expire in flight.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
-pub(crate) struct CredentialsCache {
-    provider: Arc<dyn CredentialsProvider>,
-    cached: tokio::sync::Mutex<Option<AwsCredentials>>,
+/// Credentials and when they were fetched.
+#[derive(Clone)]
+pub(crate) struct Fetched {
+    pub credentials: AwsCredentials,
+    pub at: SystemTime,
+}
+
+impl Fetched {
+    pub fn now(credentials: AwsCredentials) -> Self {
+        Fetched {
+            credentials,
+            at: SystemTime::now(),
+        }
+    }
+
+    /// Whether they can still be used at `now`: until the smaller of five
+    /// minutes and half their lifetime before they expire, so one-hour
+    /// credentials last 55 minutes and 90-second ones 45 seconds (rather than
+    /// being fetched again for every request).
+    pub fn is_fresh(&self, now: SystemTime) -> bool {
+        let Some(expiry) = self.credentials.expiration else {
+            return true;
+        };
+        let lifetime = expiry.duration_since(self.at).unwrap_or_default();
+        expiry > now + REFRESH_MARGIN.min(lifetime / 2)
+    }
+}
+
+/// What signs the transport's requests: the app's provider behind a cache,
+/// or the built-in Cognito provider, which keeps its own cache because it
+/// must see a change of the app's logins at every use.
+pub(crate) enum CredentialsCache {
+    Provider {
+        provider: Arc<dyn CredentialsProvider>,
+        cached: tokio::sync::Mutex<Option<Fetched>>,
+    },
+    Cognito(Arc<CognitoCredentialsProvider>),
 }
 
 impl CredentialsCache {
     pub fn new(provider: Arc<dyn CredentialsProvider>) -> Self {
-        CredentialsCache {
-            provider,
-            cached: tokio::sync::Mutex::new(None),
+        let any: Arc<dyn Any + Send + Sync> = provider.clone();
+        match any.downcast::<CognitoCredentialsProvider>() {
+            Ok(cognito) => CredentialsCache::Cognito(cognito),
+            Err(_) => CredentialsCache::Provider {
+                provider,
+                cached: tokio::sync::Mutex::new(None),
+            },
+        }
+    }
+
+    /// The built-in Cognito provider, when that is what signs.
+    pub fn cognito(&self) -> Option<&CognitoCredentialsProvider> {
+        match self {
+            CredentialsCache::Cognito(cognito) => Some(cognito),
+            CredentialsCache::Provider { .. } => None,
         }
     }
 
     /// Cached credentials while they are fresh, otherwise the provider's.
-    pub async fn get(&self) -> Result<AwsCredentials, String> {
-        let mut cached = self.cached.lock().await;
-        if let Some(credentials) = cached.as_ref().filter(|c| is_fresh(c, SystemTime::now())) {
-            return Ok(credentials.clone());
+    pub async fn get(&self) -> Result<AwsCredentials, RecorderError> {
+        let (provider, cached) = match self {
+            CredentialsCache::Cognito(cognito) => return cognito.credentials().await,
+            CredentialsCache::Provider { provider, cached } => (provider, cached),
+        };
+        let mut cached = cached.lock().await;
+        if let Some(fetched) = cached.as_ref().filter(|c| c.is_fresh(SystemTime::now())) {
+            return Ok(fetched.credentials.clone());
         }
-        let fresh = self.provider.credentials().await.map_err(|e| e.to_string())?;
+        let fresh = provider.credentials().await?;
         if fresh.access_key_id.is_empty() || fresh.secret_access_key.is_empty() {
-            return Err("the credentials provider returned an empty access key id or secret".to_owned());
+            return Err(RecorderError::Credentials {
+                reason: "the credentials provider returned an empty access key id or secret".to_owned(),
+            });
         }
-        *cached = Some(fresh.clone());
+        *cached = Some(Fetched::now(fresh.clone()));
         Ok(fresh)
     }
 
+    /// Forgets cached credentials so the next call fetches new ones.
     pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        match self {
+            CredentialsCache::Cognito(cognito) => cognito.invalidate().await,
+            CredentialsCache::Provider { cached, .. } => *cached.lock().await = None,
+        }
     }
-}
-
-fn is_fresh(credentials: &AwsCredentials, now: SystemTime) -> bool {
-    credentials
-        .expiration
-        .is_none_or(|expiry| expiry > now + REFRESH_MARGIN)
 }
 
 #[cfg(test)]
@@ -147,29 +205,61 @@ mod tests {
             .block_on(f)
     }
 
+    fn calls_for_two_uses(lifetime: Option<Duration>) -> u32 {
+        let provider = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime,
+        });
+        let cache = CredentialsCache::new(provider.clone());
+        run(async {
+            cache.get().await.unwrap();
+            cache.get().await.unwrap();
+        });
+        provider.calls.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn caches_until_shortly_before_expiry() {
-        let long = Arc::new(Counting {
-            calls: AtomicU32::new(0),
-            lifetime: Some(Duration::from_secs(3600)),
-        });
-        let cache = CredentialsCache::new(long.clone());
-        run(async {
-            cache.get().await.unwrap();
-            cache.get().await.unwrap();
-        });
-        assert_eq!(long.calls.load(Ordering::SeqCst), 1);
+        let minute = |m: u64| Some(Duration::from_secs(60 * m));
+        assert_eq!(calls_for_two_uses(None), 1, "credentials that never expire");
+        assert_eq!(calls_for_two_uses(minute(60)), 1, "one-hour credentials");
+        // Shorter than the five-minute margin: kept for half their lifetime,
+        // not fetched again for every request.
+        assert_eq!(calls_for_two_uses(minute(1)), 1, "one-minute credentials");
+        assert_eq!(
+            calls_for_two_uses(Some(Duration::from_secs(90))),
+            1,
+            "moto's 90-second credentials"
+        );
+        assert_eq!(calls_for_two_uses(Some(Duration::ZERO)), 2, "already expired");
+    }
 
-        let short = Arc::new(Counting {
-            calls: AtomicU32::new(0),
-            lifetime: Some(Duration::from_secs(60)),
-        });
-        let cache = CredentialsCache::new(short.clone());
-        run(async {
-            cache.get().await.unwrap();
-            cache.get().await.unwrap();
-        });
-        assert_eq!(short.calls.load(Ordering::SeqCst), 2);
+    #[test]
+    fn the_margin_is_five_minutes_or_half_the_lifetime() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let fetched = |lifetime: u64| Fetched {
+            credentials: AwsCredentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+                expiration: Some(t0 + Duration::from_secs(lifetime)),
+            },
+            at: t0,
+        };
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // One hour: refreshed five minutes before the end.
+        assert!(fetched(3600).is_fresh(at(3600 - 301)));
+        assert!(!fetched(3600).is_fresh(at(3600 - 300)));
+        // 90 seconds: half the lifetime (45 s) is the smaller margin.
+        assert!(fetched(90).is_fresh(at(44)));
+        assert!(!fetched(90).is_fresh(at(45)));
+        // Ten minutes: exactly at the boundary, both rules give five minutes.
+        assert!(fetched(600).is_fresh(at(299)));
+        assert!(!fetched(600).is_fresh(at(300)));
+        // Expiry in the past of the fetch (a wrong clock): never fresh.
+        let mut stale = fetched(0);
+        stale.credentials.expiration = Some(t0 - Duration::from_secs(10));
+        assert!(!stale.is_fresh(t0));
     }
 
     #[test]

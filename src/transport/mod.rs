@@ -5,22 +5,26 @@
 //!
 //! - [`endpoint`]: region and endpoint override to URL, TLS rules.
 //! - [`credentials`]: the provider trait and the cache in front of it.
+//! - [`cognito`]: the built-in Amazon Cognito Identity provider.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 //! - `aggregation`: the KPL aggregated record.
 
 pub(crate) mod aggregation;
 mod cbor;
+pub(crate) mod cognito;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
 mod signing;
 pub(crate) mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::RecorderConfig;
-use crate::error::Result;
+use crate::error::{RecorderError, Result};
 use crate::submission::{CallFailure, Entry, EntryResult};
+pub use cognito::{CognitoCredentialsProvider, CognitoLoginsProvider};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 use wire::{Api, WireRecord};
@@ -40,18 +44,8 @@ pub(crate) struct Transport {
 impl Transport {
     pub fn new(config: &RecorderConfig, api: &'static Api, provider: Arc<dyn CredentialsProvider>) -> Result<Self> {
         let url = endpoint::resolve(&config.region, config.endpoint.as_deref(), api.endpoint_prefix)?;
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(std::time::Duration::from_secs(10)))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
-            client,
+            client: http_client(config.request_timeout)?,
             url,
             region: config.region.clone(),
             api,
@@ -64,35 +58,29 @@ impl Transport {
         self.credentials.invalidate().await;
     }
 
+    /// Once the store is open: a built-in Cognito provider keeps its
+    /// identity id next to it and times its calls out like this transport's.
+    pub fn bind_credentials_to_store(&self, config: &RecorderConfig) -> Result<()> {
+        match self.credentials.cognito() {
+            Some(cognito) => cognito.bind_to_store(&config.database_path, config.request_timeout),
+            None => Ok(()),
+        }
+    }
+
     /// Sends one batch of one stream and reads the results, one per Kinesis
     /// record (an aggregate is one).
     pub async fn put_records(&self, stream: &str, batch: &[Entry]) -> Result<Vec<EntryResult>, CallFailure> {
         let body = encode(self.api, stream, batch);
-        let credentials = self.credentials.get().await.map_err(CallFailure::Credentials)?;
+        let credentials = self.credentials.get().await.map_err(|error| match error {
+            // Fetching credentials needs the network too; failing there is no
+            // more the credentials' fault than a failed PutRecords.
+            RecorderError::Network { reason } => CallFailure::Network(reason),
+            other => CallFailure::Credentials(other.to_string()),
+        })?;
         let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
             .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
-        let mut request = self.client.post(self.url.clone()).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
-        let status = response.status();
-        let error_type_header = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(response).await?;
-        if status.is_success() {
-            (self.api.decode)(&body).map_err(CallFailure::Malformed)
-        } else {
-            let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
-            Err(CallFailure::Service {
-                status: status.as_u16(),
-                code,
-                message,
-            })
-        }
+        let body = post(&self.client, &self.url, headers, body).await?;
+        (self.api.decode)(&body).map_err(CallFailure::Malformed)
     }
 }
 
@@ -122,6 +110,53 @@ fn encode(api: &Api, stream: &str, batch: &[Entry]) -> Vec<u8> {
         })
         .collect();
     (api.encode)(stream, &records)
+}
+
+/// One POST of an AWS JSON (or CBOR) protocol: the body of a 2xx answer, or
+/// why there is none (the service's error type and message parsed).
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, CallFailure> {
+    let mut request = client.post(url.clone()).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
+    let status = response.status();
+    let error_type_header = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = read_body(response).await?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
+    Err(CallFailure::Service {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
+
+/// The HTTP client of every call: rustls, no redirects (a redirected signed
+/// request is a misconfigured endpoint, not something to follow), bounded
+/// connect and request times.
+pub(crate) fn http_client(request_timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .https_only(false) // endpoint::resolve already refused http:// to anything but loopback
+        .timeout(request_timeout)
+        .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kinesis-recorder/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::error::Error::Network(format!("cannot build the HTTP client: {e}")))
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CallFailure> {

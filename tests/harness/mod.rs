@@ -25,6 +25,7 @@ pub fn cli_command(args: &[&str]) -> Command {
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_KINESIS")
+        .env_remove("AWS_ENDPOINT_URL_COGNITO_IDENTITY")
         .env_remove("KINESIS_RECORDER_LOG");
     command
 }

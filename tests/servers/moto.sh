@@ -31,6 +31,13 @@
 # request by host and answers as S3. moto picks the service (and the region) from
 # the credential scope of the Authorization header.
 #
+# MOTO_IDENTITY_POOL=1: also creates a Cognito identity pool that allows guests
+# (moto's GetId needs an existing pool) and prints, before the LISTENING line:
+#   IDENTITY_POOL <identity pool id>
+# moto answers GetId and GetCredentialsForIdentity unsigned (routed by X-Amz-Target),
+# mints a new identity id at every GetId, and gives fixed credentials
+# (TESTACCESSKEY12345 / ABCSECRETKEY / ABC12345) that expire after 90 seconds.
+#
 # Request logging (one stderr line per request) is off unless MOTO_ACCESS_LOG=1.
 #
 # Stops moto on SIGTERM/SIGINT/SIGHUP, and when stdin reaches EOF if stdin is a
@@ -80,6 +87,18 @@ threading.Thread(target=server.serve_forever, daemon=True).start()
 
 base = f"http://127.0.0.1:{port}"
 urllib.request.urlopen(base + "/moto-api/data.json", timeout=30).read()
+
+if os.environ.get("MOTO_IDENTITY_POOL") == "1":
+    # CreateIdentityPool is a signed call: with auth off, moto reads only the scope
+    req = urllib.request.Request(base + "/", method="POST", data=json.dumps(
+        {"IdentityPoolName": "recorder_test", "AllowUnauthenticatedIdentities": True}).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityService.CreateIdentityPool",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/cognito-identity/aws4_request, SignedHeaders=host, Signature=0",
+        "X-Amz-Date": "20240101T000000Z",
+    })
+    pool = json.loads(urllib.request.urlopen(req, timeout=30).read())["IdentityPoolId"]
+    print(f"IDENTITY_POOL {pool}", flush=True)
 
 if os.environ.get("MOTO_VERIFY_SIGV4") == "1":
     def query(service, action, version, **params):

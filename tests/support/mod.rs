@@ -5,7 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,49 @@ impl Server {
                 .arg("0")
                 .env("MOTO_VERIFY_SIGV4", "1"),
         )
+    }
+
+    /// moto (signatures unchecked) with a Cognito identity pool that allows
+    /// guests; [`Server::identity_pool`] is its id.
+    pub fn moto_with_identity_pool() -> Server {
+        Server::spawn(
+            Command::new("bash")
+                .arg(format!("{REPO}/tests/servers/moto.sh"))
+                .arg("0")
+                .env("MOTO_IDENTITY_POOL", "1"),
+        )
+    }
+
+    /// The identity pool of [`Server::moto_with_identity_pool`].
+    pub fn identity_pool(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("IDENTITY_POOL "))
+            .unwrap_or_else(|| panic!("no IDENTITY_POOL line in {:?}", self.banner))
+            .to_owned()
+    }
+
+    /// How many identities moto holds for `pool` (ListIdentities, a signed
+    /// call: moto reads only the credential scope).
+    pub fn cognito_identities(&self, pool: &str) -> usize {
+        let (status, body) = http_post(
+            &self.endpoint,
+            &[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", "AWSCognitoIdentityService.ListIdentities"),
+                (
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/cognito-identity/aws4_request, \
+                     SignedHeaders=host, Signature=0",
+                ),
+            ],
+            serde_json::json!({"IdentityPoolId": pool, "MaxResults": 60})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(status, 200, "ListIdentities: {}", String::from_utf8_lossy(&body));
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        answer["Identities"].as_array().map_or(0, Vec::len)
     }
 
     fn spawn(command: &mut Command) -> Server {
@@ -298,6 +342,54 @@ pub fn error_reply(status: u16, error_type: &str) -> Reply {
         status,
         serde_json::json!({"__type": error_type, "message": format!("scripted {error_type}")}),
     )
+}
+
+/// One HTTP/1.1 POST of `body` to `/` of `endpoint` (`http://host:port`),
+/// with `Connection: close`: the status and the body of the answer.
+pub fn http_post(endpoint: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("cannot connect to {endpoint}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&answer)));
+    let status_line = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {status_line}"));
+    (status, answer[split + 4..].to_vec())
+}
+
+/// A fault-server handler that forwards each request to `upstream` (moto,
+/// say) and answers what it answers, so a test can count and read the
+/// requests a real server served.
+pub fn forward_to(upstream: &str) -> impl Fn(&Request, usize) -> Reply + Send + Sync + 'static {
+    let upstream = upstream.to_owned();
+    move |request, _| {
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| !["host", "content-length", "connection"].contains(&name.to_ascii_lowercase().as_str()))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let (status, body) = http_post(&upstream, &headers, request.body.to_string().as_bytes());
+        Reply::Raw(status, "application/x-amz-json-1.1", body)
+    }
 }
 
 /// The loopback server of the tests, answering each request as the test's

@@ -22,6 +22,7 @@ struct ContentView: View {
                 }
 
                 Section("Network") {
+                    LabeledContent("Sending to", value: ExampleSettings.target)
                     Toggle("Network available", isOn: $model.networkAvailable)
                 }
 

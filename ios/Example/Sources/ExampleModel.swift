@@ -2,20 +2,37 @@ import Foundation
 import Observation
 import KinesisRecorder
 
-/// Where the example sends its records. By default a local kinesalite
-/// (`node tests/servers/kinesalite.js 4567` on the Mac; the iOS simulator
-/// shares the Mac's loopback). Set `KINESIS_ENDPOINT` in the scheme's
-/// environment to change it, or set `endpoint` to nil for real AWS (and replace
-/// the credentials with your Cognito/backend provider).
+/// Where the example sends its records: two options.
+///
+/// - **AWS**: set `COGNITO_IDENTITY_POOL_ID` in the scheme's environment (or
+///   `cognitoIdentityPoolId` below) to an identity pool whose guest role may
+///   `kinesis:PutRecords` on the stream (see the README's "Credentials"): the
+///   regional endpoint, temporary credentials, no AWS keys in the app.
+/// - **Local server** (the default): a kinesalite on the Mac
+///   (`node tests/servers/kinesalite.js 4567`; the iOS simulator shares the
+///   Mac's loopback), or `KINESIS_ENDPOINT` from the scheme's environment,
+///   with fixed keys it does not check.
 enum ExampleSettings {
     static let region = "us-east-1"
     static let streamName = "example-events"
     /// Listed in BGTaskSchedulerPermittedIdentifiers (project.yml).
     static let backgroundTaskIdentifier = "dev.kinesisrecorder.example.delivery"
-    static let endpoint: String? = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
-    static let credentials: CredentialsProvider = StaticCredentials(
-        accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret"
-    )
+    static let cognitoIdentityPoolId: String? = ProcessInfo.processInfo.environment["COGNITO_IDENTITY_POOL_ID"]
+    static let localEndpoint = ProcessInfo.processInfo.environment["KINESIS_ENDPOINT"] ?? "http://127.0.0.1:4567"
+
+    static var endpoint: String? { cognitoIdentityPoolId == nil ? localEndpoint : nil }
+
+    static var target: String {
+        cognitoIdentityPoolId.map { "AWS \(region), Cognito identity pool \($0)" } ?? "local server \(localEndpoint)"
+    }
+
+    static func credentials() throws -> CredentialsProvider {
+        if let pool = cognitoIdentityPoolId {
+            // The identity id is kept next to the recorder's store.
+            return try cognitoCredentials(identityPoolId: pool, region: region)
+        }
+        return StaticCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret")
+    }
 }
 
 /// The example's state. Everything the UI calls on the main actor is cheap:
@@ -47,7 +64,7 @@ final class ExampleModel {
             let recorder = try KinesisRecorder(
                 databasePath: try RecorderConfig.defaultDatabasePath(fileName: "example.db"),
                 region: ExampleSettings.region,
-                credentials: ExampleSettings.credentials
+                credentials: try ExampleSettings.credentials()
             ) {
                 $0.endpoint = ExampleSettings.endpoint
                 $0.submitInterval = 10  // seconds; the default comes from the core

@@ -44,6 +44,7 @@ class MainActivity : Activity() {
         }
         fun add(view: android.view.View) = column.addView(view, LinearLayout.LayoutParams(MATCH_PARENT, WRAP_CONTENT))
 
+        add(TextView(this).apply { text = "Sending to ${SampleConfig.target}" })
         add(Button(this).apply {
             tag = TAG_SAVE
             text = "Save 1,000 events (on the main thread)"
