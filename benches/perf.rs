@@ -7,7 +7,7 @@
 //!
 //! Options: `--quick`; `--build-cdylib` (row 11: run the release-mobile
 //! cdylib build first instead of only reading the file); `--only-aggregation`
-//! (row 12 alone: KPL aggregation on and off). Profiling aid:
+//! (row 13 alone: KPL aggregation on and off). Profiling aid:
 //! `target/release/deps/perf-* __profile_drain 200000` fills a store, prints
 //! the worker's thread id, waits 3 s (attach `perf record -t TID`), drains.
 //!
@@ -1178,7 +1178,7 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     ));
 }
 
-/// Row 12: the same records drained with KPL aggregation off and on, to the
+/// Row 13: the same records drained with KPL aggregation off and on, to the
 /// same loopback server, unkeyed (the recorder makes the keys up) and then
 /// under 10 keys: what the service would bill and need, and the drain time.
 fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
@@ -1213,7 +1213,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
                         && submitted.kinesis_records_submitted == server_saw.records
                         && server_saw.bad_requests == 0,
                     format!(
-                        "row 12 ({label}, aggregation {aggregation}): submitted {} of {n} in {} Kinesis records, \
+                        "row 13 ({label}, aggregation {aggregation}): submitted {} of {n} in {} Kinesis records, \
                          the server counted {}",
                         submitted.records_submitted, submitted.kinesis_records_submitted, server_saw.records
                     ),
@@ -1235,7 +1235,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
         let target = if unkeyed { "≥ 100x fewer" } else { "report" };
         let figure = |what: &str| format!("aggregation, {} × 100 B {label}: {what}", fmt_count(n));
         report.row(
-            "12",
+            "13",
             figure("Kinesis records sent"),
             fmt_count(on.records),
             format!("off: {}", fmt_count(off.records)),
@@ -1244,7 +1244,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
             hundredfold(off.records, on.records),
         );
         report.row(
-            "12",
+            "13",
             figure("PUT payload units (25 KB)"),
             fmt_count(on.put_units),
             format!("off: {}", fmt_count(off.put_units)),
@@ -1253,7 +1253,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
             hundredfold(off.put_units, on.put_units),
         );
         report.row(
-            "12",
+            "13",
             figure("on-demand billed KB (1 KB)"),
             fmt_count(on.on_demand_kib),
             format!("off: {}", fmt_count(off.on_demand_kib)),
@@ -1262,7 +1262,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
             Met::Report,
         );
         report.row(
-            "12",
+            "13",
             figure("requests"),
             fmt_count(on.requests),
             format!("off: {}", fmt_count(off.requests)),
@@ -1273,7 +1273,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
         // A shard takes 1,000 records/s and 1 MiB/s: the larger need counts.
         let shard_seconds = |s: &Snapshot| (s.records as f64 / 1e3).max(s.record_bytes as f64 / MIB as f64);
         report.row(
-            "12",
+            "13",
             figure("shard-seconds at 1,000 rec/s, 1 MiB/s"),
             format!("{:.1}", shard_seconds(&on)),
             format!("off: {:.1}", shard_seconds(&off)),
@@ -1287,7 +1287,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
         let [off_time, on_time] = [times[0][DRAIN_ROUNDS / 2], times[1][DRAIN_ROUNDS / 2]];
         let speed_up = off_time.as_secs_f64() / on_time.as_secs_f64();
         report.row(
-            "12",
+            "13",
             figure("drain time to loopback"),
             format!("{:.0} ms", on_time.as_secs_f64() * 1e3),
             format!("off: {:.0} ms", off_time.as_secs_f64() * 1e3),
@@ -1297,7 +1297,7 @@ fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
         );
     }
     report.note(format!(
-        "row 12: {DRAIN_ROUNDS} alternating rounds off/on per key mode, medians compared; the loopback server sizes \
+        "row 13: {DRAIN_ROUNDS} alternating rounds off/on per key mode, medians compared; the loopback server sizes \
          each Kinesis record (data + partition key) and bills it (KB = 1,024 B); max_aggregate_bytes at its default \
          (25,000)"
     ));
@@ -1344,6 +1344,31 @@ fn row_rss(report: &mut Report, sizes: Sizes, db: &Path) {
         "≤ 32 MiB absolute",
         met(peak <= 32 * MIB),
     );
+    let pending_bytes = sizes.ingest * RECORD_BYTES;
+    let (drained_file, idle_file) = (get("drained_file") as u64, get("idle_file") as u64);
+    report.row(
+        "12",
+        format!(
+            "store file after draining {} records / once idle",
+            fmt_count(sizes.ingest)
+        ),
+        format!("{} / {}", fmt_mib(drained_file), fmt_mib(idle_file)),
+        format!("pending before: {}", fmt_mib(pending_bytes)),
+        format!(
+            "{:.2} / {:.3}",
+            drained_file as f64 / pending_bytes as f64,
+            idle_file as f64 / pending_bytes as f64
+        ),
+        "report",
+        Met::Report,
+    );
+    report.note(format!(
+        "row 12: the child of row 7 reads the file (database + WAL) right after its drain, then every 200 ms until \
+         the idle worker's compaction and incremental vacuum stop shrinking it ({:.1} s); backlog file before the \
+         drain {}",
+        get("idle_seconds"),
+        fmt_mib(disk)
+    ));
     report.note(format!(
         "row 7: child process (this binary, `__rss_child`): VmHWM {:.1} MiB before opening, {:.1} MiB just after \
          opening, {:.1} MiB at the end (+{:.1} MiB while draining); drained in {:.1} s ({:.0} k rec/s)",
@@ -1367,9 +1392,25 @@ fn rss_child(db: &str, endpoint: &str) {
     let report = rt.block_on(recorder.submit_all_records()).unwrap();
     let seconds = t.elapsed().as_secs_f64();
     let peak_hwm = proc_status_kib("VmHWM:");
+    // Row 12: the file right after the drain, then once the idle worker
+    // compacted it (delivered rows deleted, free pages returned).
+    let drained_file = recorder.disk_file_bytes();
+    let idle_since = Instant::now();
+    let mut idle_file = drained_file;
+    while idle_since.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = recorder.disk_file_bytes();
+        if now == idle_file && now < drained_file {
+            break;
+        }
+        idle_file = now;
+    }
     println!(
-        "RSS_CHILD start_hwm_kib={start_hwm} open_hwm_kib={open_hwm} peak_hwm_kib={peak_hwm} submitted={} remaining={} seconds={seconds:.3}",
-        report.records_submitted, report.records_remaining
+        "RSS_CHILD start_hwm_kib={start_hwm} open_hwm_kib={open_hwm} peak_hwm_kib={peak_hwm} submitted={} remaining={} \
+         seconds={seconds:.3} drained_file={drained_file} idle_file={idle_file} idle_seconds={:.3}",
+        report.records_submitted,
+        report.records_remaining,
+        idle_since.elapsed().as_secs_f64()
     );
     drop(recorder);
 }
@@ -1723,7 +1764,7 @@ fn main() {
     }
     rows_aggregation(&mut report, sizes, dir.path());
 
-    let order = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+    let order = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"];
     report.rows.sort_by_key(|r| order.iter().position(|o| *o == r.id));
     report.notes.sort_by_key(|n| {
         let id = n.trim_start_matches("rows ").trim_start_matches("row ");

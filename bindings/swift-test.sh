@@ -86,8 +86,9 @@ fi
 export KINESIS_ENDPOINT="http://127.0.0.1:$port"
 log "kinesalite (pid $server_pid) at $KINESIS_ENDPOINT"
 
-# moto (Kinesis and Cognito Identity, for the built-in Cognito provider's
-# tests), held the same way on fd 4: moto.sh exits when its stdin closes.
+# moto (Kinesis and Cognito Identity for the built-in Cognito provider's
+# tests; Firehose with S3 for the Firehose round trip), held the same way on
+# fd 4: moto.sh exits when its stdin closes.
 mkfifo "$work/moto-stdin"
 bash tests/servers/moto.sh 0 <"$work/moto-stdin" >"$work/moto-log" 2>&1 &
 moto_pid=$!

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::service::Service;
+
 /// What went wrong inside the crate. Converted to [`RecorderError`] at the API
 /// boundary.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,18 @@ pub(crate) enum Error {
 
     #[error("the store at {path} was written by a newer version (schema {found}, this build knows up to {supported})")]
     StoreTooNew { path: String, found: i64, supported: i64 },
+
+    /// A configuration mistake, not a damaged file: the app gave the wrong
+    /// path or the wrong service, so the store must not be moved aside.
+    #[error(
+        "the store at {path} belongs to a {found} recorder, not to a {wanted} one: \
+         give each service its own file, or open this one for {found}"
+    )]
+    StoreOfOtherService {
+        path: String,
+        found: Service,
+        wanted: Service,
+    },
 
     #[error("I/O error while {context}: {source}")]
     Io {
@@ -75,7 +89,8 @@ pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Error))]
 pub enum RecorderError {
-    /// A value given to the API is invalid. Nothing was stored.
+    /// A value given to the API is invalid, or the store file belongs to a
+    /// recorder of the other service. Nothing was stored.
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
     /// The store is at `max_storage_bytes` and the policy is to reject new
@@ -104,7 +119,7 @@ impl From<Error> for RecorderError {
     fn from(error: Error) -> Self {
         let reason = error.to_string();
         match error {
-            Error::InvalidInput { .. } => RecorderError::InvalidInput { reason },
+            Error::InvalidInput { .. } | Error::StoreOfOtherService { .. } => RecorderError::InvalidInput { reason },
             Error::StorageFull(_) => RecorderError::StorageFull { reason },
             Error::Overloaded { .. } => RecorderError::Overloaded { reason },
             Error::Sqlite { .. }

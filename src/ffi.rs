@@ -10,10 +10,11 @@
 mod jni;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::{
     CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, RecordToSave, Recorder, RecorderConfig,
-    RecorderError, RecorderListener, RecorderStats, SubmitReport,
+    RecorderError, RecorderListener, RecorderStats, Service, SubmitReport,
 };
 
 /// The recorder as Kotlin and Swift see it. See [`Recorder`] for the meaning
@@ -65,9 +66,15 @@ impl KinesisRecorder {
         self.inner.flush()
     }
 
-    /// Submits everything pending; runs on the recorder's own thread.
+    /// Submits everything pending, within 60 s; runs on the recorder's own thread.
     pub async fn submit_all_records(&self) -> Result<SubmitReport, RecorderError> {
         self.inner.submit_all_records().await
+    }
+
+    /// Submits everything pending and returns by `deadline` at the latest;
+    /// what is not delivered by then stays pending.
+    pub async fn submit_all_records_within(&self, deadline: Duration) -> Result<SubmitReport, RecorderError> {
+        self.inner.submit_all_records_within(deadline).await
     }
 
     /// Asks for a submission without waiting for it.
@@ -85,6 +92,10 @@ impl KinesisRecorder {
 
     pub fn disk_bytes_used(&self) -> u64 {
         self.inner.disk_bytes_used()
+    }
+
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.inner.disk_file_bytes()
     }
 
     pub fn disk_byte_limit(&self) -> u64 {
@@ -105,11 +116,12 @@ impl KinesisRecorder {
     }
 }
 
-/// The default configuration for a store file and a region; change the
-/// fields you need (Kotlin `copy(...)`, Swift `var`).
+/// The default configuration of `service` for a store file and a region (its
+/// size limits follow the service); change the fields you need (Kotlin
+/// `copy(...)`, Swift `var`).
 #[uniffi::export]
-pub fn default_recorder_config(database_path: String, region: String) -> RecorderConfig {
-    RecorderConfig::new(database_path, region)
+pub fn default_recorder_config(database_path: String, region: String, service: Service) -> RecorderConfig {
+    RecorderConfig::for_service(service, database_path, region)
 }
 
 /// Temporary credentials from an Amazon Cognito identity pool (see

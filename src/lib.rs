@@ -1,8 +1,10 @@
-//! Offline-first recorder for Amazon Kinesis Data Streams.
+//! Offline-first recorder for Amazon Kinesis Data Streams and Amazon Data
+//! Firehose.
 //!
 //! Apps save records from any thread, the UI thread included; the recorder
-//! keeps them in a local SQLite file and submits them with PutRecords, in
-//! full batches, when the network allows. Nothing is lost while the device is
+//! keeps them in a local SQLite file and submits them with PutRecords
+//! (Kinesis) or PutRecordBatch (Firehose), in full batches, when the network
+//! allows. Nothing is lost while the device is
 //! offline, however long, within the storage limit the app sets.
 //!
 //! ```no_run
@@ -28,10 +30,12 @@
 //! ffi ─► recorder ─┬─► store ─────┬─► submission
 //!                  ├─► policy ────┤
 //!                  └─► transport ─┘
-//! store ─► record ─► error        transport ─► config ─► error
+//! store ─► record ─► config ─► error        transport ─► config
 //! ```
 //!
-//! `recorder` also uses `record`, `config` and `error` directly. `store`,
+//! `recorder` also uses `record`, `config` and `error` directly, and every
+//! module may read [`Service`] (`service.rs`: which services exist, their
+//! names and limits); each layer picks its own part by it. `store`,
 //! `policy` and `transport` never import each other: the data they
 //! pass along (the records read for sending, the service's answer, the
 //! settlement) lives in [`submission`], and the recorder's worker hands the
@@ -42,6 +46,7 @@ mod error;
 mod policy;
 mod record;
 mod recorder;
+mod service;
 mod store;
 mod submission;
 mod transport;
@@ -49,12 +54,13 @@ mod transport;
 #[cfg(feature = "ffi")]
 mod ffi;
 
-pub use config::{RecorderConfig, WhenFull, WireFormat, KIB, MIB};
+pub use config::{RecorderConfig, WhenFull, WireFormat, DEFAULT_SUBMIT_DEADLINE, KIB, MIB};
 pub use error::{DropReason, RecorderError};
 pub use recorder::{
     FailureKind, RecordToSave, Recorder, RecorderEvent, RecorderListener, RecorderStats, StreamError, StreamStats,
     SubmitReport,
 };
+pub use service::Service;
 pub use transport::{
     AwsCredentials, CognitoCredentialsProvider, CognitoLoginsProvider, CredentialsProvider, StaticCredentialsProvider,
 };
@@ -166,7 +172,7 @@ pub mod fuzzing {
         wire::parse_error(body, error_type_header)
     }
 
-    /// Validates a save; the record's size when valid.
+    /// Validates a save to Kinesis Data Streams; the record's size when valid.
     pub fn validate_record(
         data: Vec<u8>,
         stream: &str,
@@ -174,7 +180,11 @@ pub mod fuzzing {
         explicit_hash_key: Option<String>,
         max_record_bytes: u64,
     ) -> Result<u64, String> {
-        crate::record::new_record(data, stream, partition_key, explicit_hash_key, max_record_bytes, 0)
+        let config = crate::RecorderConfig {
+            max_record_bytes,
+            ..crate::RecorderConfig::new("fuzz.db", "us-east-1")
+        };
+        crate::record::new_record(&config, data, stream, partition_key, explicit_hash_key, 0)
             .map(|r| r.size())
             .map_err(|e| e.to_string())
     }

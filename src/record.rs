@@ -1,8 +1,10 @@
 //! Validation of what callers save: stream names, partition keys, explicit
-//! hash keys and sizes. A record that passes is a [`NewRecord`], ready for the
-//! store.
+//! hash keys and sizes, by the rules of the configured service. A record that
+//! passes is a [`NewRecord`], ready for the store.
 
+use crate::config::RecorderConfig;
 use crate::error::{Error, Result};
+use crate::service::Service;
 
 /// A validated record on its way to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,12 +15,15 @@ pub(crate) struct NewRecord {
     pub key_generated: bool,
     pub explicit_hash_key: Option<String>,
     pub data: Vec<u8>,
+    /// When it was saved: boot-clock milliseconds while queued, turned into
+    /// the stored (wall-clock) frame by the writer (`recorder::clock`).
     pub created_at_ms: i64,
 }
 
 impl NewRecord {
-    /// Bytes counted against the service's and the store's limits: data plus
-    /// partition key, as Kinesis counts them.
+    /// Bytes counted against the service's and the store's limits: data (its
+    /// newline included) plus partition key (none on Firehose), as the
+    /// services count them.
     pub fn size(&self) -> u64 {
         record_size(self.data.len(), &self.partition_key)
     }
@@ -28,12 +33,13 @@ pub(crate) fn record_size(data_len: usize, partition_key: &str) -> u64 {
     (data_len + partition_key.len()) as u64
 }
 
-/// Stream names: 1 to 128 of `[a-zA-Z0-9_.-]`.
-pub(crate) fn validate_stream_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 128 {
+/// Stream names: 1 to 128 of `[a-zA-Z0-9_.-]` (Firehose delivery streams: 1 to 64).
+pub(crate) fn validate_stream_name(name: &str, service: Service) -> Result<()> {
+    let max = service.max_stream_name();
+    if name.is_empty() || name.len() > max {
         return Err(Error::invalid(
             "stream name",
-            format!("must be 1 to 128 characters, got {}", name.len()),
+            format!("must be 1 to {max} characters for {service}, got {}", name.len()),
         ));
     }
     if let Some(bad) = name
@@ -78,24 +84,41 @@ pub(crate) fn validate_explicit_hash_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Validates everything about a save and builds the record. A missing
-/// partition key becomes a random UUID, so retries keep the same key.
+/// Validates everything about a save by the rules of `config.service` and
+/// builds the record. On Kinesis a missing partition key becomes a random
+/// UUID, so retries keep the same key; Firehose records have no key (stored
+/// as an empty one). With `newline_delimited`, the data gets its `\n` here.
 pub(crate) fn new_record(
-    data: Vec<u8>,
+    config: &RecorderConfig,
+    mut data: Vec<u8>,
     stream: &str,
     partition_key: Option<String>,
     explicit_hash_key: Option<String>,
-    max_record_bytes: u64,
     created_at_ms: i64,
 ) -> Result<NewRecord> {
-    validate_stream_name(stream)?;
+    let service = config.service;
+    validate_stream_name(stream, service)?;
     let key_generated = partition_key.is_none();
-    let partition_key = match partition_key {
-        Some(key) => {
-            validate_partition_key(&key)?;
-            key
+    let partition_key = if service.takes_partition_keys() {
+        match partition_key {
+            Some(key) => {
+                validate_partition_key(&key)?;
+                key
+            }
+            None => uuid::Uuid::new_v4().to_string(),
         }
-        None => uuid::Uuid::new_v4().to_string(),
+    } else if partition_key.is_some() || explicit_hash_key.is_some() {
+        let field = if partition_key.is_some() {
+            "partition key"
+        } else {
+            "explicit hash key"
+        };
+        return Err(Error::invalid(
+            field,
+            format!("{service} records take neither partition keys nor explicit hash keys: save the data alone"),
+        ));
+    } else {
+        String::new()
     };
     if let Some(key) = &explicit_hash_key {
         validate_explicit_hash_key(key)?;
@@ -103,12 +126,25 @@ pub(crate) fn new_record(
     if data.is_empty() {
         return Err(Error::invalid("data", "must not be empty"));
     }
-    let size = record_size(data.len(), &partition_key);
-    if size > max_record_bytes {
+    let newline = usize::from(config.newline_delimited);
+    let size = record_size(data.len() + newline, &partition_key);
+    if size > config.max_record_bytes {
+        let key = if service.takes_partition_keys() {
+            " + partition key"
+        } else {
+            ""
+        };
+        let newline = if newline > 0 { " + newline" } else { "" };
         return Err(Error::invalid(
             "data",
-            format!("record is {size} bytes (data + partition key), the limit is {max_record_bytes}"),
+            format!(
+                "record is {size} bytes (data{newline}{key}), the limit is {}",
+                config.max_record_bytes
+            ),
         ));
+    }
+    if newline > 0 {
+        data.push(b'\n');
     }
     Ok(NewRecord {
         stream: stream.to_owned(),
@@ -124,15 +160,32 @@ pub(crate) fn new_record(
 mod tests {
     use super::*;
 
-    fn save(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&str>) -> Result<NewRecord> {
+    fn config(service: Service) -> RecorderConfig {
+        RecorderConfig {
+            max_record_bytes: 1000,
+            ..RecorderConfig::for_service(service, "t.db", "us-east-1")
+        }
+    }
+
+    fn save_to(
+        config: &RecorderConfig,
+        data: &[u8],
+        stream: &str,
+        key: Option<&str>,
+        hash: Option<&str>,
+    ) -> Result<NewRecord> {
         new_record(
+            config,
             data.to_vec(),
             stream,
             key.map(str::to_owned),
             hash.map(str::to_owned),
-            1000,
             0,
         )
+    }
+
+    fn save(data: &[u8], stream: &str, key: Option<&str>, hash: Option<&str>) -> Result<NewRecord> {
+        save_to(&config(Service::KinesisDataStreams), data, stream, key, hash)
     }
 
     #[test]
@@ -205,5 +258,49 @@ mod tests {
             save(&[0; 1000], "s", Some("k"), None),
             Err(Error::InvalidInput { field: "data", .. })
         ));
+    }
+
+    #[test]
+    fn firehose_records_have_no_keys() {
+        let firehose = config(Service::Firehose);
+        let record = save_to(&firehose, b"x", "delivery", None, None).unwrap();
+        assert_eq!((record.partition_key.as_str(), record.size()), ("", 1));
+        for (key, hash, field) in [
+            (Some("k"), None, "partition key"),
+            (None, Some("1"), "explicit hash key"),
+            (Some("k"), Some("1"), "partition key"),
+        ] {
+            let error = save_to(&firehose, b"x", "delivery", key, hash).unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidInput { field: f, reason } if *f == field && reason.contains("Firehose")),
+                "{error}"
+            );
+        }
+        // Delivery stream names stop at 64 characters.
+        assert!(save_to(&firehose, b"x", &"d".repeat(64), None, None).is_ok());
+        let error = save_to(&firehose, b"x", &"d".repeat(65), None, None).unwrap_err();
+        assert!(error.to_string().contains("1 to 64"), "{error}");
+        assert!(save(b"x", &"d".repeat(65), None, None).is_ok());
+    }
+
+    #[test]
+    fn the_newline_is_part_of_the_record_and_its_size() {
+        for service in [Service::KinesisDataStreams, Service::Firehose] {
+            let config = RecorderConfig {
+                newline_delimited: true,
+                ..config(service)
+            };
+            let key = service.takes_partition_keys().then_some("k");
+            let record = save_to(&config, b"{}", "s", key, None).unwrap();
+            assert_eq!(record.data, b"{}\n");
+            assert_eq!(record.size(), 3 + key.map_or(0, |_| 1));
+            // The newline counts against the limit of 1000: data + key of 999
+            // bytes fit, of 1000 bytes (which fit without a newline) do not.
+            let at_limit = vec![b'a'; 999 - key.map_or(0, |_| 1)];
+            assert!(save_to(&config, &at_limit, "s", key, None).is_ok());
+            let over = vec![b'a'; 1000 - key.map_or(0, |_| 1)];
+            let error = save_to(&config, &over, "s", key, None).unwrap_err();
+            assert!(error.to_string().contains("newline"), "{error}");
+        }
     }
 }

@@ -76,10 +76,11 @@ pub(crate) struct Settlement {
     pub delivered: Vec<(i64, u64)>,
     /// Rejected but retryable: the attempt counts.
     pub retry: Vec<i64>,
+    /// Throttled: kept as they are and sent again, no attempt spent (a busy
+    /// shard says nothing about the record).
+    pub throttled: Vec<i64>,
     /// Rejected for the last allowed time: (id, size), deleted and reported.
     pub exhausted: Vec<(i64, u64)>,
-    /// Among `retry` and `exhausted`, how many were throttled.
-    pub throttled: u64,
     /// Kinesis records acknowledged: `delivered` counts an aggregate's
     /// records, this counts the aggregate once.
     pub kinesis_records: u64,

@@ -380,12 +380,69 @@ async fn a_rejected_aggregate_is_resent_whole_and_counted_per_record() {
 
     let stats = recorder.stats().unwrap();
     assert_eq!(stats.records_submitted, 400);
-    assert_eq!(stats.records_retried, 300, "one attempt per record carried");
+    assert_eq!(stats.records_retried, 300, "every record carried is resent");
     assert_eq!(stats.records_throttled, 200, "the unkeyed aggregate's records");
     assert_eq!(stats.kinesis_records_submitted, 1 + 2);
     assert_eq!(
         (stats.records_dropped_attempts_exhausted, stats.pending_records),
         (0, 0)
+    );
+}
+
+/// Throttling is the shard's state, not the records' fault: a throttled
+/// aggregate spends no attempt, however often it comes back; another
+/// refusal costs each record it carries one.
+#[tokio::test]
+async fn a_throttled_aggregate_spends_no_attempt_and_a_refused_one_one_per_record() {
+    // The unkeyed aggregate is throttled in the first three requests; the
+    // keyed one fails internally in the first.
+    let server = FaultServer::start(|request, index| {
+        put_records_reply(request, |i, _| match (index, i) {
+            (0..3, 0) => Some("ProvisionedThroughputExceededException"),
+            (0, 1) => Some("InternalFailure"),
+            _ => None,
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = aggregating(&dir, &server.endpoint);
+    config.max_attempts = 1;
+    let recorder = Recorder::new(config, credentials()).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let saved: Vec<Saved> = (0..150u32)
+        .map(|i| ((i >= 100).then(|| "user-1".to_owned()), None, payload(i, 80, &mut rng)))
+        .collect();
+    save_all(&recorder, "s", &saved);
+    let report = recorder.submit_all_records().await.unwrap();
+    assert_eq!(
+        (
+            report.records_submitted,
+            report.records_dropped,
+            report.records_remaining
+        ),
+        (100, 50, 0),
+        "{report:?}"
+    );
+    assert_eq!(
+        server.request_count(),
+        4,
+        "three throttled sends and the one that went through"
+    );
+    for index in 1..4 {
+        let resent = carried(&server, index);
+        assert_eq!(resent.len(), 100, "request {index}: the unkeyed aggregate alone");
+        assert!(resent.iter().all(|u| u.aggregated));
+    }
+    let stats = recorder.stats().unwrap();
+    assert_eq!(
+        (
+            stats.records_submitted,
+            stats.kinesis_records_submitted,
+            stats.records_throttled,
+            stats.records_dropped_attempts_exhausted,
+            stats.pending_records
+        ),
+        (100, 1, 300, 50, 0),
+        "throttled three times without running out of its one attempt; the refused aggregate's 50 records dropped"
     );
 }
 

@@ -216,6 +216,29 @@ async fn submit_and_run_aggregate_when_asked() {
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("max_aggregate_bytes"));
+
+    // A Firehose store refuses it, and keeps its records.
+    let firehose = dir.path().join("firehose.db");
+    let firehose = firehose.to_str().unwrap();
+    assert!(cli(
+        &["record", "--db", firehose, "--service", "firehose", "--stream", "d"],
+        b"x\n",
+        None
+    )
+    .status
+    .success());
+    let output = cli(
+        &["submit", "--db", firehose, "--aggregate"],
+        b"",
+        Some(&server.endpoint),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("aggregation") && stderr.contains("Kinesis Data Streams only, not Firehose"),
+        "{stderr}"
+    );
+    assert_eq!(status_json(firehose)["pending_records"], 1);
 }
 
 #[tokio::test]
@@ -287,4 +310,52 @@ fn a_kill_while_recording_keeps_a_valid_store() {
     let output = cli(&["record", "--db", db, "--stream", "s"], b"after\n", None);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(status_json(db)["pending_records"].as_u64().unwrap(), pending + 1);
+}
+
+#[test]
+fn submit_returns_by_its_deadline_and_keeps_the_rest() {
+    // Each request takes 400 ms: two streams of records need more than the
+    // 1 s deadline allows.
+    let server = FaultServer::start(|request, _| {
+        std::thread::sleep(Duration::from_millis(400));
+        accept_all(request)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let db = db.to_str().unwrap();
+    let lines: String = (0..1500).map(|i| format!("event {i}\n")).collect();
+    for stream in ["a", "b"] {
+        cli(&["record", "--db", db, "--stream", stream], lines.as_bytes(), None);
+    }
+    let start = std::time::Instant::now();
+    let output = cli(&["submit", "--db", db, "--deadline", "1s"], b"", Some(&server.endpoint));
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("deadline reached"), "{stderr}");
+    // The process starts, opens the store and stops too: a generous bound.
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    // Both streams had a turn; what was not delivered stays.
+    let streams: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.body["StreamName"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        streams.contains(&"a".to_owned()) && streams.contains(&"b".to_owned()),
+        "{streams:?}"
+    );
+    let status = status_json(db);
+    assert!(status["pending_records"].as_u64().unwrap() > 0, "{status}");
+    assert_eq!(
+        status["pending_records"].as_u64().unwrap() + status["records_submitted"].as_u64().unwrap(),
+        3000
+    );
+    let output = cli(&["submit", "--db", db, "--deadline", "0s"], b"", Some(&server.endpoint));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

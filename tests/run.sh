@@ -4,7 +4,7 @@
 # start themselves), the benchmark in quick mode, a short coverage-guided fuzz
 # run, the Kotlin tests on the JVM and the Swift tests on Linux, each against
 # the real native library, the release tooling and the GitHub workflows
-# (actionlint), and `cargo publish --dry-run`.
+# (actionlint), the mobile library's 4 MiB budget, and `cargo publish --dry-run`.
 #
 # First installs what it needs (.ci/install.sh: quick when already done; as
 # root, for apt and the Swift chroot). SKIP_INSTALL=1 skips that; SKIP_KOTLIN=1,
@@ -55,6 +55,8 @@ fi
 if [[ "${SKIP_SWIFT:-0}" != 1 ]]; then
   step "Swift bindings on Linux" bash bindings/swift-test.sh
 fi
+
+step "mobile library within 4 MiB (stripped release-mobile)" bash tests/size-check.sh
 
 step "release tooling + GitHub workflows (actionlint)" bash tests/release-checks.sh
 

@@ -1,6 +1,6 @@
 //! `kinesis-recorder`: the recorder as a command-line tool for Linux and IoT
 //! devices. Reads records from stdin, keeps them in a SQLite file, submits
-//! them to Kinesis Data Streams.
+//! them to Kinesis Data Streams or Firehose (the store's service).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -12,14 +12,14 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kinesis_recorder::{
     AwsCredentials, CognitoCredentialsProvider, CredentialsProvider, Recorder, RecorderConfig, RecorderError,
-    RecorderEvent, RecorderListener, RecorderStats, SubmitReport, WhenFull,
+    RecorderEvent, RecorderListener, RecorderStats, Service, SubmitReport, WhenFull,
 };
 
 #[derive(Parser)]
 #[command(
     name = "kinesis-recorder",
     version,
-    about = "Offline-first recorder for Amazon Kinesis Data Streams"
+    about = "Offline-first recorder for Amazon Kinesis Data Streams and Amazon Data Firehose"
 )]
 struct Cli {
     /// Log what the recorder does to stderr (repeat for more: -vv).
@@ -38,7 +38,7 @@ enum Command {
         #[command(flatten)]
         limits: Limits,
     },
-    /// Submit everything pending; exit 0 only if nothing is left.
+    /// Submit everything pending (to the store's service); exit 0 only if nothing is left.
     Submit {
         #[arg(long)]
         db: String,
@@ -46,6 +46,10 @@ enum Command {
         endpoint: Endpoint,
         #[command(flatten)]
         aggregation: Aggregation,
+        /// Return by then at the latest (e.g. 500ms, 30s, 5m); what is not
+        /// delivered by then stays pending.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        deadline: Duration,
     },
     /// Show pending records per stream and the counters.
     Status {
@@ -85,15 +89,21 @@ struct Input {
     /// The SQLite file of the recorder.
     #[arg(long)]
     db: String,
-    /// Stream the records go to.
+    /// Service of a new store (an existing store keeps its own) [default: kinesis]
+    #[arg(long, value_enum)]
+    service: Option<ServiceArg>,
+    /// Stream (Firehose: delivery stream) the records go to.
     #[arg(long)]
     stream: String,
-    /// Partition key of every record (default: a random UUID per record).
+    /// Partition key of every record (default: a random UUID per record). Not with Firehose.
     #[arg(long)]
     partition_key: Option<String>,
     /// Each line is base64; store the decoded bytes.
     #[arg(long)]
     base64: bool,
+    /// End each record with a newline (one record per line once Firehose joins them in S3).
+    #[arg(long)]
+    newline_delimited: bool,
 }
 
 #[derive(Args)]
@@ -115,7 +125,7 @@ struct Endpoint {
     #[arg(long)]
     region: Option<String>,
     /// Endpoint URL, e.g. http://127.0.0.1:4567 for a local server
-    /// [env: AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL]
+    /// [env: AWS_ENDPOINT_URL_KINESIS or AWS_ENDPOINT_URL_FIREHOSE, then AWS_ENDPOINT_URL]
     #[arg(long)]
     endpoint: Option<String>,
     /// Sign with temporary credentials of this Amazon Cognito identity pool
@@ -144,6 +154,34 @@ enum WhenFullArg {
     RejectNew,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ServiceArg {
+    Kinesis,
+    Firehose,
+}
+
+impl From<ServiceArg> for Service {
+    fn from(arg: ServiceArg) -> Service {
+        match arg {
+            ServiceArg::Kinesis => Service::KinesisDataStreams,
+            ServiceArg::Firehose => Service::Firehose,
+        }
+    }
+}
+
+/// Why a command stopped: a usage mistake caught before anything was stored
+/// or sent (exit 2, like a rejected line), or the recorder's error (exit 1).
+enum Failure {
+    Usage(String),
+    Recorder(RecorderError),
+}
+
+impl From<RecorderError> for Failure {
+    fn from(error: RecorderError) -> Self {
+        Failure::Recorder(error)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -153,7 +191,11 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
-        Err(error) => {
+        Err(Failure::Usage(message)) => {
+            eprintln!("kinesis-recorder: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Recorder(error)) => {
             eprintln!("kinesis-recorder: {error}");
             ExitCode::from(1)
         }
@@ -174,10 +216,11 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-async fn run(command: Command) -> Result<ExitCode, RecorderError> {
+async fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Record { input, limits } => {
-            let mut config = config(&input.db, None)?;
+            let mut config = config(&input.db, input.service()?, None)?;
+            input.apply(&mut config);
             limits.apply(&mut config);
             config.auto_submit = false;
             let recorder = Recorder::new(config, Arc::new(EnvCredentials))?;
@@ -194,8 +237,9 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             db,
             endpoint,
             aggregation,
+            deadline,
         } => {
-            let mut config = config(&db, Some(&endpoint))?;
+            let mut config = config(&db, store_service(&db, None)?, Some(&endpoint))?;
             aggregation.apply(&mut config);
             config.auto_submit = false;
             let credentials = credentials(&endpoint, &config)?;
@@ -204,22 +248,24 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             if std::io::stderr().is_terminal() {
                 recorder.set_listener(Some(Arc::new(Progress::new(pending))));
             }
-            let report = recorder.submit_all_records().await?;
+            let report = recorder.submit_all_records_within(deadline).await?;
             print_report(&report);
             recorder.shutdown();
             Ok(exit_for(&report))
         }
         Command::Status { db, json } => {
-            let recorder = Recorder::new(config(&db, None)?.offline(), Arc::new(EnvCredentials))?;
+            let service = store_service(&db, None)?;
+            let recorder = Recorder::new(config(&db, service, None)?.offline(), Arc::new(EnvCredentials))?;
             let stats = recorder.stats()?;
             let identity = CognitoCredentialsProvider::stored_identity(&db);
             if json {
-                let mut json = stats_json(&stats);
+                let mut json = stats_json(service, &stats);
                 if let Some((pool, identity)) = identity {
                     json["cognito_identity"] = serde_json::json!({"identity_pool_id": pool, "identity_id": identity});
                 }
                 println!("{json}");
             } else {
+                println!("service: {service}");
                 print_stats(&stats);
                 if let Some((pool, identity)) = identity {
                     println!("cognito identity: {identity} (pool {pool})");
@@ -228,7 +274,8 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Clear { db } => {
-            let recorder = Recorder::new(config(&db, None)?.offline(), Arc::new(EnvCredentials))?;
+            let config = config(&db, store_service(&db, None)?, None)?;
+            let recorder = Recorder::new(config.offline(), Arc::new(EnvCredentials))?;
             let deleted = recorder.delete_all_records()?;
             println!("deleted {deleted} records");
             Ok(ExitCode::SUCCESS)
@@ -241,7 +288,8 @@ async fn run(command: Command) -> Result<ExitCode, RecorderError> {
             interval,
             threshold_records,
         } => {
-            let mut config = config(&input.db, Some(&endpoint))?;
+            let mut config = config(&input.db, input.service()?, Some(&endpoint))?;
+            input.apply(&mut config);
             limits.apply(&mut config);
             aggregation.apply(&mut config);
             config.submit_interval = interval;
@@ -328,22 +376,55 @@ fn record_lines(recorder: &Recorder, input: &Input, mut lines: impl BufRead) -> 
     }
 }
 
-fn config(db: &str, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, RecorderError> {
+/// The service of the store at `db`: its own, else `wanted`, else Kinesis.
+/// A `wanted` service the store does not belong to is a usage mistake.
+fn store_service(db: &str, wanted: Option<Service>) -> Result<Service, Failure> {
+    match (Recorder::store_service(db)?, wanted) {
+        (Some(stored), Some(wanted)) if stored != wanted => Err(Failure::Usage(format!(
+            "{db} is a {stored} store, not a {wanted} one: leave out --service, or give another --db"
+        ))),
+        (stored, wanted) => Ok(stored.or(wanted).unwrap_or_default()),
+    }
+}
+
+impl Input {
+    /// The service `record` and `run` save for, checked against the store
+    /// and the flags before anything is stored.
+    fn service(&self) -> Result<Service, Failure> {
+        let service = store_service(&self.db, self.service.map(Service::from))?;
+        if service == Service::Firehose && self.partition_key.is_some() {
+            return Err(Failure::Usage(format!(
+                "{service} records have no partition key: leave out --partition-key"
+            )));
+        }
+        Ok(service)
+    }
+
+    fn apply(&self, config: &mut RecorderConfig) {
+        config.newline_delimited = self.newline_delimited;
+    }
+}
+
+fn config(db: &str, service: Service, endpoint: Option<&Endpoint>) -> Result<RecorderConfig, RecorderError> {
     let region = endpoint
         .and_then(|e| e.region.clone())
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"));
-    let mut config = RecorderConfig::new(db, region.clone().unwrap_or_else(|| "us-east-1".into()));
+    let mut config = RecorderConfig::for_service(service, db, region.clone().unwrap_or_else(|| "us-east-1".into()));
     if let Some(endpoint) = endpoint {
         if region.is_none() {
             return Err(RecorderError::InvalidInput {
                 reason: "no region: pass --region or set AWS_REGION".into(),
             });
         }
+        let service_variable = match service {
+            Service::KinesisDataStreams => "AWS_ENDPOINT_URL_KINESIS",
+            Service::Firehose => "AWS_ENDPOINT_URL_FIREHOSE",
+        };
         config.endpoint = endpoint
             .endpoint
             .clone()
-            .or_else(|| env("AWS_ENDPOINT_URL_KINESIS"))
+            .or_else(|| env(service_variable))
             .or_else(|| env("AWS_ENDPOINT_URL"));
     }
     Ok(config)
@@ -512,6 +593,9 @@ fn print_report(report: &SubmitReport) {
     if report.network_unavailable {
         eprintln!("network unavailable: nothing sent");
     }
+    if report.deadline_reached {
+        eprintln!("deadline reached: the rest stays pending");
+    }
     println!(
         "submitted {} records in {} requests ({} Kinesis records); {} retried, {} dropped, {} pending",
         report.records_submitted,
@@ -576,9 +660,15 @@ fn print_stats(stats: &RecorderStats) {
     );
 }
 
-fn stats_json(stats: &RecorderStats) -> serde_json::Value {
+fn stats_json(service: Service, stats: &RecorderStats) -> serde_json::Value {
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+    // The value `--service` takes.
+    let service = match service {
+        Service::KinesisDataStreams => "kinesis",
+        Service::Firehose => "firehose",
+    };
     serde_json::json!({
+        "service": service,
         "pending_records": stats.pending_records,
         "pending_bytes": stats.pending_bytes,
         "oldest_pending_age_ms": ms(stats.oldest_pending_age),

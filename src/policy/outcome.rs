@@ -1,7 +1,9 @@
 //! What an answer from the service means: for each record of a batch
 //! (delivered, retry, give up) and for the stream (carry on, back off,
-//! refresh credentials, stop and tell the app).
+//! refresh credentials, stop and tell the app). The services differ only in
+//! a few codes and in how to fix what they refuse; the judgement is the same.
 
+use crate::service::Service;
 use crate::submission::{CallFailure, Entry, EntryResult, Settlement};
 
 /// The decision taken on one request.
@@ -15,20 +17,32 @@ pub(crate) enum Verdict {
     RetryLater { throttled: bool, reason: String },
     /// The credentials expired: refresh them and send again.
     RefreshCredentials { reason: String },
-    /// The stream or the account is wrong (not found, access denied, KMS...):
-    /// keep the records, back this stream off for long, tell the app.
+    /// The stream is wrong (not found, access denied, KMS...): keep the
+    /// records, back this stream off for long, tell the app.
     StreamRejected { code: String, message: String },
-    /// The app's credentials provider failed: keep the records, back off.
+    /// The credentials or the account are wrong, whatever the stream (a
+    /// refused signature, an unknown access key, no token): keep the
+    /// records, hold every stream back for long, tell the app.
+    AccountRejected { code: String, message: String },
+    /// The app's credentials provider failed: keep the records, back off
+    /// (every stream: they share the provider).
     CredentialsUnavailable { message: String },
 }
 
-const THROTTLED_ENTRY: &str = "ProvisionedThroughputExceededException";
+/// The per-record error code by which `service` says it is throttling
+/// (resent after the backoff without spending an attempt).
+fn throttled_entry(service: Service) -> &'static str {
+    match service {
+        Service::KinesisDataStreams => "ProvisionedThroughputExceededException",
+        Service::Firehose => "ServiceUnavailableException",
+    }
+}
 
 /// Reads the per-record results of a successful call. Results come back in
 /// request order, one per Kinesis record; any other count means the answer
 /// cannot be matched to the records, so nothing is deleted. An aggregate is
 /// accepted or rejected whole: each record it carries gets its answer.
-pub(crate) fn judge_response(batch: &[Entry], results: &[EntryResult], max_attempts: u32) -> Verdict {
+pub(crate) fn judge_response(service: Service, batch: &[Entry], results: &[EntryResult], max_attempts: u32) -> Verdict {
     if results.len() != batch.len() {
         return Verdict::RetryLater {
             throttled: false,
@@ -47,11 +61,13 @@ pub(crate) fn judge_response(batch: &[Entry], results: &[EntryResult], max_attem
         for record in entry.records() {
             match result {
                 EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
-                EntryResult::Rejected { code, .. } => {
-                    if code == THROTTLED_ENTRY {
-                        settlement.throttled += 1;
-                    }
-                    // Any per-record rejection costs an attempt, so a record the
+                // Throttling is the shard's (or the delivery stream's) state, not
+                // the record's fault: it costs no attempt, however long it lasts.
+                EntryResult::Rejected { code, .. } if code == throttled_entry(service) => {
+                    settlement.throttled.push(record.id)
+                }
+                EntryResult::Rejected { .. } => {
+                    // Any other rejection costs an attempt, so a record the
                     // service keeps refusing leaves after `max_attempts`.
                     if record.attempts + 1 >= max_attempts {
                         settlement.exhausted.push((record.id, record.size));
@@ -88,9 +104,23 @@ const TRANSIENT: &[&str] = &[
 
 const EXPIRED_CREDENTIALS: &[&str] = &["ExpiredTokenException", "ExpiredToken", "RequestExpired"];
 
+/// Refusals of the credentials or the account rather than of one stream.
+/// (A clock-skewed signature is corrected by the transport before it gets
+/// here; one that still arrives is the secret's fault.)
+const ACCOUNT_REJECTED: &[&str] = &[
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationTokenException",
+    "MissingAuthenticationToken",
+    "RequestTimeTooSkewed",
+];
+
 /// Decides what a failed call means. The error type decides, not the HTTP
 /// status; the status only serves when the body has no type.
-pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
+pub(crate) fn judge_failure(service: Service, failure: &CallFailure) -> Verdict {
     match failure {
         CallFailure::Network(reason) => Verdict::RetryLater {
             throttled: false,
@@ -105,16 +135,17 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
         },
         CallFailure::Service { status, code, message } => {
             let code = code.as_deref().unwrap_or("");
+            // Firehose answers a throttled call with the code of its throttled records.
+            let throttled = THROTTLED.contains(&code)
+                || (service == Service::Firehose && code == throttled_entry(Service::Firehose));
             if EXPIRED_CREDENTIALS.contains(&code) {
                 Verdict::RefreshCredentials {
                     reason: format!("{code}: {message}"),
                 }
-            } else if THROTTLED.contains(&code)
-                || TRANSIENT.contains(&code)
-                || (code.is_empty() && (*status >= 500 || *status == 429))
+            } else if throttled || TRANSIENT.contains(&code) || (code.is_empty() && (*status >= 500 || *status == 429))
             {
                 Verdict::RetryLater {
-                    throttled: THROTTLED.contains(&code) || *status == 429,
+                    throttled: throttled || *status == 429,
                     reason: if code.is_empty() {
                         format!("HTTP {status}: {message}")
                     } else {
@@ -127,40 +158,62 @@ pub(crate) fn judge_failure(failure: &CallFailure) -> Verdict {
                 } else {
                     code.to_owned()
                 };
-                let message = match fix_hint(&code) {
+                let message = match fix(service, &code) {
                     Some(hint) => format!("{message} ({hint})"),
                     None => message.clone(),
                 };
-                Verdict::StreamRejected { code, message }
+                if ACCOUNT_REJECTED.contains(&code.as_str()) {
+                    Verdict::AccountRejected { code, message }
+                } else {
+                    Verdict::StreamRejected { code, message }
+                }
             }
         }
     }
 }
 
 /// What the app (or its operator) can do about a non-retryable error.
-fn fix_hint(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "ResourceNotFoundException" => {
+fn fix(service: Service, code: &str) -> Option<&'static str> {
+    use Service::{Firehose, KinesisDataStreams as Kinesis};
+    Some(match (service, code) {
+        (Kinesis, "ResourceNotFoundException") => {
             "the stream does not exist in this account and region: create it, or fix the stream name or the region"
         }
-        "AccessDeniedException" => {
-            "the credentials need the kinesis:PutRecords (or firehose:PutRecordBatch) permission on this stream"
+        (Kinesis, "AccessDeniedException") => "the credentials need the kinesis:PutRecords permission on this stream",
+        (Kinesis, "KMSAccessDeniedException") => "the credentials need kms:GenerateDataKey on the stream's KMS key",
+        (Kinesis, "KMSDisabledException") => "the stream's KMS key is disabled: enable it",
+        (Kinesis, "KMSNotFoundException") => {
+            "the stream's KMS key does not exist: re-create it or change the stream's encryption"
         }
-        "KMSAccessDeniedException" => "the credentials need kms:GenerateDataKey on the stream's KMS key",
-        "KMSDisabledException" => "the stream's KMS key is disabled: enable it",
-        "KMSNotFoundException" => "the stream's KMS key does not exist: re-create it or change the stream's encryption",
-        "KMSInvalidStateException" => "the stream's KMS key is not in a usable state (pending deletion or import)",
-        "KMSOptInRequired" => "the account must subscribe to AWS KMS",
-        "UnrecognizedClientException" | "InvalidClientTokenId" => {
-            "the access key id (or session token) is unknown to this region"
+        (Kinesis, "KMSInvalidStateException") => {
+            "the stream's KMS key is not in a usable state (pending deletion or import)"
         }
-        "InvalidSignatureException" | "IncompleteSignatureException" | "SignatureDoesNotMatch" => {
-            "the secret key is wrong or the device clock is far off"
-        }
-        "MissingAuthenticationTokenException" => "the request was not signed: check the credentials provider",
-        "InvalidArgumentException" | "ValidationException" => {
+        (Kinesis, "KMSOptInRequired") => "the account must subscribe to AWS KMS",
+        (Kinesis, "InvalidArgumentException" | "ValidationException") => {
             "the request does not fit this stream: check the record and request size limits in the config"
         }
+        (Firehose, "ResourceNotFoundException") => {
+            "the delivery stream does not exist in this account and region: create it, or fix its name or the region"
+        }
+        (Firehose, "InvalidArgumentException") => {
+            "the delivery stream must be an active Direct PUT stream (not one reading a Kinesis stream or MSK)"
+        }
+        (Firehose, "InvalidKMSResourceException") => {
+            "Firehose cannot use the delivery stream's KMS key (disabled, deleted or not allowed): fix the key"
+        }
+        (Firehose, "InvalidSourceException") => {
+            "the delivery stream takes records only from its configured source: use a Direct PUT stream"
+        }
+        (Firehose, "AccessDeniedException") => {
+            "the credentials need the firehose:PutRecordBatch permission on this delivery stream"
+        }
+        (_, "UnrecognizedClientException" | "InvalidClientTokenId") => {
+            "the access key id (or session token) is unknown to this region"
+        }
+        (_, "InvalidSignatureException" | "IncompleteSignatureException" | "SignatureDoesNotMatch") => {
+            "the secret key is wrong, or the device clock is far off and the server's Date header did not correct it"
+        }
+        (_, "MissingAuthenticationTokenException") => "the request was not signed: check the credentials provider",
         _ => return None,
     })
 }
@@ -206,37 +259,70 @@ mod tests {
         let batch = [record(1, 0), record(2, 0), record(3, 0)];
         let results = [
             EntryResult::Accepted,
-            rejected(THROTTLED_ENTRY),
+            rejected(throttled_entry(Service::KinesisDataStreams)),
             rejected("InternalFailure"),
         ];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.delivered, vec![(1, 2)]);
-        assert_eq!(s.retry, vec![2, 3]);
+        assert_eq!(s.throttled, vec![2]);
+        assert_eq!(s.retry, vec![3]);
         assert!(s.exhausted.is_empty());
-        assert_eq!(s.throttled, 1);
     }
 
     #[test]
-    fn an_aggregate_is_settled_whole_and_each_record_counts_its_attempt() {
+    fn throttling_never_spends_an_attempt() {
+        // A record on its last attempt: throttled, it stays; refused for
+        // another reason, it is exhausted.
+        let batch = [record(1, 9), record(2, 9)];
+        let throttled = throttled_entry(Service::KinesisDataStreams);
+        let results = [rejected(throttled), rejected("InternalFailure")];
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.throttled, vec![1]);
+        assert!(s.retry.is_empty());
+        assert_eq!(s.exhausted, vec![(2, 2)]);
+        let throttled_long = [record(3, 1_000)];
+        let Verdict::Settled(s) =
+            judge_response(Service::KinesisDataStreams, &throttled_long, &[rejected(throttled)], 1)
+        else {
+            panic!()
+        };
+        assert_eq!((s.throttled, s.exhausted), (vec![3], vec![]));
+    }
+
+    #[test]
+    fn an_aggregate_is_settled_whole_by_the_rule_of_its_answer() {
         let batch = [
             Entry::Aggregate(vec![stored(1, 0), stored(2, 0)]),
             Entry::Aggregate(vec![stored(3, 0), stored(4, 9), stored(5, 3)]),
-            record(6, 0),
+            Entry::Aggregate(vec![stored(6, 0), stored(7, 9)]),
+            record(8, 0),
         ];
-        let results = [EntryResult::Accepted, rejected(THROTTLED_ENTRY), EntryResult::Accepted];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+        let throttled = rejected(throttled_entry(Service::KinesisDataStreams));
+        let results = [
+            EntryResult::Accepted,
+            throttled,
+            rejected("InternalFailure"),
+            EntryResult::Accepted,
+        ];
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
-        assert_eq!(s.delivered, vec![(1, 2), (2, 2), (6, 2)]);
-        assert_eq!(s.retry, vec![3, 5]);
+        assert_eq!(s.delivered, vec![(1, 2), (2, 2), (8, 2)]);
+        assert_eq!(
+            s.throttled,
+            vec![3, 4, 5],
+            "a throttled aggregate spends no attempt, even for a record at its last"
+        );
+        assert_eq!(s.retry, vec![6], "another refusal costs each user record one attempt");
         assert_eq!(
             s.exhausted,
-            vec![(4, 2)],
+            vec![(7, 2)],
             "the record at its last attempt leaves, alone"
         );
-        assert_eq!(s.throttled, 3, "user records, not Kinesis records");
         assert_eq!(s.kinesis_records, 2);
     }
 
@@ -244,7 +330,7 @@ mod tests {
     fn last_attempt_exhausts_the_record() {
         let batch = [record(1, 9), record(2, 8)];
         let results = [rejected("InternalFailure"), rejected("InternalFailure")];
-        let Verdict::Settled(s) = judge_response(&batch, &results, 10) else {
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
             panic!()
         };
         assert_eq!(s.exhausted, vec![(1, 2)]);
@@ -255,11 +341,11 @@ mod tests {
     fn wrong_result_count_keeps_everything() {
         let batch = [record(1, 0), record(2, 0)];
         assert!(matches!(
-            judge_response(&batch, &[EntryResult::Accepted], 10),
+            judge_response(Service::KinesisDataStreams, &batch, &[EntryResult::Accepted], 10),
             Verdict::RetryLater { .. }
         ));
         assert!(matches!(
-            judge_response(&batch, &vec![EntryResult::Accepted; 3], 10),
+            judge_response(Service::KinesisDataStreams, &batch, &vec![EntryResult::Accepted; 3], 10),
             Verdict::RetryLater { .. }
         ));
     }
@@ -277,12 +363,15 @@ mod tests {
             service(503, "ServiceUnavailable"),
         ] {
             assert!(
-                matches!(judge_failure(&failure), Verdict::RetryLater { .. }),
+                matches!(
+                    judge_failure(Service::KinesisDataStreams, &failure),
+                    Verdict::RetryLater { .. }
+                ),
                 "{failure:?}"
             );
         }
         assert!(matches!(
-            judge_failure(&service(400, "ThrottlingException")),
+            judge_failure(Service::KinesisDataStreams, &service(400, "ThrottlingException")),
             Verdict::RetryLater { throttled: true, .. }
         ));
     }
@@ -291,11 +380,11 @@ mod tests {
     fn the_error_type_wins_over_the_status() {
         // Some servers answer 500 for a missing stream.
         assert!(matches!(
-            judge_failure(&service(500, "ResourceNotFoundException")),
+            judge_failure(Service::KinesisDataStreams, &service(500, "ResourceNotFoundException")),
             Verdict::StreamRejected { .. }
         ));
         assert!(matches!(
-            judge_failure(&service(400, "InternalFailure")),
+            judge_failure(Service::KinesisDataStreams, &service(400, "InternalFailure")),
             Verdict::RetryLater { .. }
         ));
     }
@@ -304,7 +393,7 @@ mod tests {
     fn expired_credentials_ask_for_a_refresh() {
         for code in EXPIRED_CREDENTIALS {
             assert!(matches!(
-                judge_failure(&service(400, code)),
+                judge_failure(Service::KinesisDataStreams, &service(400, code)),
                 Verdict::RefreshCredentials { .. }
             ));
         }
@@ -312,14 +401,130 @@ mod tests {
 
     #[test]
     fn fixable_errors_say_how_to_fix_them() {
-        let Verdict::StreamRejected { code, message } = judge_failure(&service(400, "KMSAccessDeniedException")) else {
+        let Verdict::StreamRejected { code, message } =
+            judge_failure(Service::KinesisDataStreams, &service(400, "KMSAccessDeniedException"))
+        else {
             panic!()
         };
         assert_eq!(code, "KMSAccessDeniedException");
         assert!(message.contains("kms:GenerateDataKey"), "{message}");
-        let Verdict::StreamRejected { code, .. } = judge_failure(&service(403, "")) else {
+        let Verdict::StreamRejected { code, .. } = judge_failure(Service::KinesisDataStreams, &service(403, "")) else {
             panic!()
         };
         assert_eq!(code, "HTTP403");
+    }
+
+    #[test]
+    fn signature_and_key_errors_concern_the_account_not_the_stream() {
+        for service_kind in [Service::KinesisDataStreams, Service::Firehose] {
+            for code in ACCOUNT_REJECTED {
+                assert!(
+                    matches!(
+                        judge_failure(service_kind, &service(400, code)),
+                        Verdict::AccountRejected { .. }
+                    ),
+                    "{code}"
+                );
+            }
+        }
+        for code in [
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+            "KMSDisabledException",
+        ] {
+            assert!(
+                matches!(
+                    judge_failure(Service::KinesisDataStreams, &service(400, code)),
+                    Verdict::StreamRejected { .. }
+                ),
+                "{code}"
+            );
+        }
+        let Verdict::AccountRejected { message, .. } =
+            judge_failure(Service::KinesisDataStreams, &service(400, "InvalidSignatureException"))
+        else {
+            panic!()
+        };
+        assert!(message.contains("secret key is wrong"), "{message}");
+    }
+
+    #[test]
+    fn firehose_per_record_failures_retry_only_those_records() {
+        let batch = [record(1, 0), record(2, 0), record(3, 9), record(4, 0)];
+        let results = [
+            rejected("ServiceUnavailableException"),
+            EntryResult::Accepted,
+            rejected("InternalFailure"),
+            rejected("ServiceUnavailableException"),
+        ];
+        let Verdict::Settled(s) = judge_response(Service::Firehose, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.delivered, vec![(2, 2)]);
+        assert_eq!(
+            s.throttled,
+            vec![1, 4],
+            "ServiceUnavailableException is Firehose's per-record throttling"
+        );
+        assert!(s.retry.is_empty());
+        assert_eq!(s.exhausted, vec![(3, 2)]);
+        // The same code is not throttling on Kinesis.
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
+            panic!()
+        };
+        assert!(s.throttled.is_empty());
+        assert_eq!(s.retry, vec![1, 4]);
+    }
+
+    #[test]
+    fn firehose_whole_call_service_unavailable_is_throttling() {
+        assert!(matches!(
+            judge_failure(Service::Firehose, &service(400, "ServiceUnavailableException")),
+            Verdict::RetryLater { throttled: true, .. }
+        ));
+        assert!(matches!(
+            judge_failure(
+                Service::KinesisDataStreams,
+                &service(503, "ServiceUnavailableException")
+            ),
+            Verdict::RetryLater { throttled: false, .. }
+        ));
+        for failure in [
+            service(500, ""),
+            service(500, "InternalFailure"),
+            CallFailure::Network("reset".into()),
+        ] {
+            assert!(matches!(
+                judge_failure(Service::Firehose, &failure),
+                Verdict::RetryLater { throttled: false, .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn firehose_hold_back_errors_say_how_to_fix_them() {
+        for (code, fix) in [
+            ("ResourceNotFoundException", "delivery stream does not exist"),
+            ("InvalidArgumentException", "Direct PUT"),
+            ("InvalidKMSResourceException", "KMS key"),
+            ("InvalidSourceException", "configured source"),
+            ("AccessDeniedException", "firehose:PutRecordBatch"),
+        ] {
+            let Verdict::StreamRejected { code: got, message } = judge_failure(Service::Firehose, &service(400, code))
+            else {
+                panic!("{code} does not hold the delivery stream back")
+            };
+            assert_eq!(got, code);
+            assert!(message.starts_with("m (") && message.contains(fix), "{code}: {message}");
+        }
+        let Verdict::StreamRejected { message, .. } =
+            judge_failure(Service::KinesisDataStreams, &service(400, "AccessDeniedException"))
+        else {
+            panic!()
+        };
+        assert!(
+            message.contains("kinesis:PutRecords") && !message.contains("firehose"),
+            "{message}"
+        );
     }
 }

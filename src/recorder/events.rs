@@ -1,7 +1,26 @@
-//! Events the recorder reports to the app's [`RecorderListener`].
+//! Events the recorder reports to the app's [`RecorderListener`], and the
+//! thread that delivers them.
+//!
+//! The writer and the worker never call the listener: they queue the event
+//! and carry on, and one event thread (`kr-events`) hands the events to the
+//! listener in the order they were queued. So a listener may call back into
+//! the recorder (`flush`, `delete_all_records`, `stats`,
+//! `submit_all_records`) without deadlocking it, and a slow listener never
+//! holds a commit back (saves do not fail with `Overloaded` because of it).
+//!
+//! `flush` and `submit_all_records` return only once the events queued
+//! before they return were delivered (the listener returned from them), so
+//! a caller that flushed has heard about what it flushed. Two exceptions
+//! keep that promise from ever hanging the app: on the event thread itself
+//! (a listener that flushes) they do not wait for the event being handled,
+//! and they never wait longer than [`DELIVERY_WAIT`] (a listener blocked on
+//! another thread that waits for the recorder delays them, nothing more).
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use crate::error::DropReason;
 use crate::recorder::stats::FailureKind;
@@ -33,32 +52,85 @@ pub enum RecorderEvent {
     },
 }
 
-/// Receives [`RecorderEvent`]s on the recorder's background threads. Return
-/// quickly: hand heavy work to your own thread or queue.
+/// Receives [`RecorderEvent`]s, in order, on the recorder's event thread.
+/// It may call any method of the recorder (events keep arriving while it
+/// runs, queued behind it). Return reasonably quickly: events wait for it.
 #[cfg_attr(feature = "ffi", uniffi::export(with_foreign))]
 pub trait RecorderListener: Send + Sync {
     fn on_event(&self, event: RecorderEvent);
 }
 
-/// The app's listener, if any; a panicking listener cannot take the
-/// recorder's threads down with it.
+/// The longest `flush` and `submit_all_records` wait for the listener to
+/// hear the events queued before them.
+pub(crate) const DELIVERY_WAIT: Duration = Duration::from_secs(5);
+
+/// Events waiting beyond this are discarded (and logged): a listener that
+/// never returns must not make the recorder's memory grow without bound.
+const MAX_QUEUED_EVENTS: usize = 10_000;
+
+#[derive(Default)]
+struct Queue {
+    events: VecDeque<RecorderEvent>,
+    /// Events queued so far, and delivered so far: delivery is in order, so
+    /// event number `n` was delivered once `delivered >= n`.
+    queued: u64,
+    delivered: u64,
+    discarded: u64,
+    event_thread: Option<ThreadId>,
+    closed: bool,
+    /// The event thread has ended.
+    finished: bool,
+}
+
+/// The app's listener, if any, and the queue of events on their way to it.
+/// A panicking listener cannot take the event thread down with it.
 #[derive(Default)]
 pub(crate) struct Listeners {
     listener: RwLock<Option<Arc<dyn RecorderListener>>>,
+    queue: Mutex<Queue>,
+    /// Signalled when an event is queued, and on close.
+    arrived: Condvar,
+    /// Signalled after each delivery, and when the event thread ends.
+    delivered: Condvar,
 }
 
 impl Listeners {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn set(&self, listener: Option<Arc<dyn RecorderListener>>) {
         *self.listener.write().unwrap_or_else(|e| e.into_inner()) = listener;
     }
 
+    fn current(&self) -> Option<Arc<dyn RecorderListener>> {
+        self.listener.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Queues `event` for the listener; returns at once.
     pub fn emit(&self, event: RecorderEvent) {
-        let listener = self.listener.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(listener) = listener {
-            if catch_unwind(AssertUnwindSafe(|| listener.on_event(event))).is_err() {
-                tracing::error!("the recorder listener panicked; event ignored");
-            }
+        // No listener, nothing to deliver: an app without one pays nothing.
+        if self.current().is_none() {
+            return;
         }
+        let mut queue = self.lock();
+        if queue.closed {
+            return;
+        }
+        if queue.events.len() >= MAX_QUEUED_EVENTS {
+            queue.discarded += 1;
+            if queue.discarded.is_power_of_two() {
+                tracing::error!(
+                    discarded = queue.discarded,
+                    "the recorder listener has not returned for {MAX_QUEUED_EVENTS} events; discarding events"
+                );
+            }
+            return;
+        }
+        queue.events.push_back(event);
+        queue.queued += 1;
+        drop(queue);
+        self.arrived.notify_one();
     }
 
     /// One `RecordsDropped` event per stream and reason.
@@ -71,5 +143,86 @@ impl Listeners {
                 count,
             });
         }
+    }
+
+    /// The event thread's body: delivers events in order until closed and
+    /// drained.
+    pub fn run(&self) {
+        self.lock().event_thread = Some(std::thread::current().id());
+        loop {
+            let event = {
+                let mut queue = self.lock();
+                while queue.events.is_empty() && !queue.closed {
+                    queue = self.arrived.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                match queue.events.pop_front() {
+                    Some(event) => event,
+                    None => {
+                        queue.finished = true;
+                        drop(queue);
+                        self.delivered.notify_all();
+                        return;
+                    }
+                }
+            };
+            if let Some(listener) = self.current() {
+                if catch_unwind(AssertUnwindSafe(|| listener.on_event(event))).is_err() {
+                    tracing::error!("the recorder listener panicked; event ignored");
+                }
+            }
+            self.lock().delivered += 1;
+            self.delivered.notify_all();
+        }
+    }
+
+    /// Events queued so far: wait for this number with [`Listeners::wait_delivered`].
+    pub fn queued(&self) -> u64 {
+        self.lock().queued
+    }
+
+    /// True on the event thread, that is, inside the listener.
+    pub fn on_event_thread(&self) -> bool {
+        self.lock().event_thread == Some(std::thread::current().id())
+    }
+
+    /// Blocks until the first `target` events were delivered, at most
+    /// [`DELIVERY_WAIT`]; returns at once on the event thread (it would wait
+    /// for itself).
+    pub fn wait_delivered(&self, target: u64) {
+        self.wait(|queue| queue.delivered >= target || queue.finished);
+    }
+
+    /// Stops the event thread once it delivered what is queued, and waits
+    /// for that (at most [`DELIVERY_WAIT`], never on the event thread). True
+    /// when the thread ended.
+    pub fn close(&self) -> bool {
+        self.lock().closed = true;
+        self.arrived.notify_all();
+        self.wait(|queue| queue.finished)
+    }
+
+    /// Waits until `done`, at most [`DELIVERY_WAIT`], never on the event
+    /// thread; returns `done`.
+    fn wait(&self, done: impl Fn(&Queue) -> bool) -> bool {
+        let deadline = Instant::now() + DELIVERY_WAIT;
+        let mut queue = self.lock();
+        if queue.event_thread == Some(std::thread::current().id()) {
+            return done(&queue);
+        }
+        while !done(&queue) {
+            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+                tracing::warn!(
+                    "the recorder listener has not returned for {} s; not waiting for it any longer",
+                    DELIVERY_WAIT.as_secs()
+                );
+                return false;
+            };
+            queue = self
+                .delivered
+                .wait_timeout(queue, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
     }
 }

@@ -10,6 +10,8 @@
 //! judges the answer, `store` marks it delivered or reschedules it, and the listener
 //! hears about it (`events.rs`).
 
+mod account;
+mod clock;
 pub(crate) mod events;
 pub(crate) mod stats;
 mod worker;
@@ -23,14 +25,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::{RecorderConfig, WhenFull};
+use crate::config::{RecorderConfig, WhenFull, DEFAULT_SUBMIT_DEADLINE};
 use crate::error::{Error, RecorderError};
+use crate::policy::schedule::Thresholds;
+use crate::policy::stream::StreamState;
 use crate::record;
+use crate::service::Service;
 use crate::store::Store;
 use crate::transport::{wire, CredentialsProvider, Transport};
 pub use events::{RecorderEvent, RecorderListener};
 pub use stats::{FailureKind, RecorderStats, StreamError, StreamStats, SubmitReport};
-use worker::{Command, StreamState, Worker};
+use worker::{Command, Worker};
 use writer::SaveQueue;
 
 /// One record for [`Recorder::save_records`].
@@ -39,7 +44,7 @@ use writer::SaveQueue;
 pub struct RecordToSave {
     pub data: Vec<u8>,
     pub stream_name: String,
-    /// None: a random UUID.
+    /// None: a random UUID. Firehose records take none.
     pub partition_key: Option<String>,
     pub explicit_hash_key: Option<String>,
 }
@@ -49,14 +54,20 @@ pub(crate) struct Shared {
     config: RecorderConfig,
     store: Mutex<Store>,
     queue: SaveQueue,
-    /// Stored bytes, readable without the store lock.
+    /// Stored bytes, readable without the store lock; written only with the
+    /// store locked.
     committed_bytes: AtomicU64,
     network_available: AtomicBool,
     shutting_down: AtomicBool,
     shutdown_signal: Notify,
     streams: Mutex<HashMap<String, StreamState>>,
-    listeners: events::Listeners,
+    account: Mutex<account::AccountHold>,
+    clock: clock::RecordClock,
+    listeners: Arc<events::Listeners>,
     commands: mpsc::UnboundedSender<Command>,
+    /// The worker's runtime, whose blocking pool waits for the listener on
+    /// behalf of `submit_all_records` (a caller's executor must not block).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -68,6 +79,10 @@ impl Shared {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_account(&self) -> MutexGuard<'_, account::AccountHold> {
+        self.account.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn wake_worker(&self) {
         let _ = self.commands.send(Command::Wake);
     }
@@ -76,18 +91,31 @@ impl Shared {
         self.shutting_down.load(Ordering::Acquire)
     }
 
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            records: self.config.submit_threshold_records,
+            bytes: self.config.submit_threshold_bytes,
+        }
+    }
+
+    /// Publishes the store's pending bytes for the reject-new check of
+    /// `save_record`. The store stays locked until it is published: a value
+    /// read before a commit can never overwrite the one after it (which
+    /// would let saves overshoot `max_storage_bytes`).
     fn refresh_committed_bytes(&self) {
-        let bytes = self.lock_store().pending_bytes();
-        self.committed_bytes.store(bytes, Ordering::Release);
+        let store = self.lock_store();
+        self.committed_bytes.store(store.pending_bytes(), Ordering::Release);
     }
 }
 
-/// An offline-first recorder for one Kinesis data stream endpoint (any number
-/// of streams). Cheap to share (`Arc<Recorder>`), safe to call from any
-/// thread. Dropping it shuts it down.
+/// An offline-first recorder for one service endpoint, Kinesis Data Streams
+/// or Firehose (`RecorderConfig::service`), and any number of its streams.
+/// Cheap to share (`Arc<Recorder>`), safe to call from any thread. Dropping
+/// it shuts it down.
 pub struct Recorder {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    event_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Recorder {
@@ -96,36 +124,17 @@ impl Recorder {
     /// This opens the SQLite file, so call it once at start-up, off the UI
     /// thread if you can (it takes milliseconds). A file that is not a
     /// usable store gives `StorageFailure`; [`Recorder::move_aside_store`]
-    /// moves it out of the way so a new store can be created.
+    /// moves it out of the way so a new store can be created. A store of the
+    /// other service gives `InvalidInput` and is left as it is.
     pub fn new(config: RecorderConfig, credentials: Arc<dyn CredentialsProvider>) -> Result<Recorder, RecorderError> {
         config.validate()?;
-        let api = wire::put_records(config.wire_format);
-        if config.aggregation && !api.reads_aggregates {
-            return Err(Error::invalid(
-                "aggregation",
-                format!(
-                    "KPL aggregation is for Kinesis Data Streams; {} would keep the aggregates as they are",
-                    api.signing_name
-                ),
-            )
-            .into());
-        }
-        let transport = Transport::new(&config, api, credentials)?;
-        let store = Store::open(&config.database_path)?;
+        let transport = Transport::new(&config, wire::api(config.service, config.wire_format), credentials)?;
+        let mut store = Store::open(&config.database_path, config.service)?;
         transport.bind_credentials_to_store(&config)?;
+        // Delivered rows waiting for compaction may add a quarter of the
+        // limit to the file, not more.
+        store.limit_delivered_bytes(config.max_storage_bytes / 4);
         let (commands, receiver) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            committed_bytes: AtomicU64::new(store.pending_bytes()),
-            config,
-            store: Mutex::new(store),
-            queue: SaveQueue::default(),
-            network_available: AtomicBool::new(true),
-            shutting_down: AtomicBool::new(false),
-            shutdown_signal: Notify::new(),
-            streams: Mutex::new(HashMap::new()),
-            listeners: events::Listeners::default(),
-            commands,
-        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             // The blocking pool, which reads the next batch during a request.
@@ -135,6 +144,33 @@ impl Recorder {
                 context: "starting the submission runtime",
                 source,
             })?;
+        let listeners = Arc::new(events::Listeners::default());
+        let event_thread = {
+            let listeners = listeners.clone();
+            std::thread::Builder::new()
+                .name("kr-events".into())
+                .spawn(move || listeners.run())
+                .map_err(|source| Error::Io {
+                    context: "starting the event thread",
+                    source,
+                })?
+        };
+        let clock = clock::RecordClock::new(store.next_record_id());
+        let shared = Arc::new(Shared {
+            committed_bytes: AtomicU64::new(store.pending_bytes()),
+            config,
+            store: Mutex::new(store),
+            queue: SaveQueue::default(),
+            network_available: AtomicBool::new(true),
+            shutting_down: AtomicBool::new(false),
+            shutdown_signal: Notify::new(),
+            streams: Mutex::new(HashMap::new()),
+            account: Mutex::default(),
+            clock,
+            listeners,
+            commands,
+            runtime: runtime.handle().clone(),
+        });
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("kr-writer".into())
@@ -154,11 +190,13 @@ impl Recorder {
         Ok(Recorder {
             shared,
             threads: Mutex::new(vec![writer, worker]),
+            event_thread: Mutex::new(Some(event_thread)),
         })
     }
 
     /// Saves a record for `stream_name`. A missing partition key becomes a
-    /// random UUID (records spread evenly over shards).
+    /// random UUID (records spread evenly over shards); Firehose records
+    /// take no key (`InvalidInput` if one is given).
     ///
     /// Returns as soon as the record is validated and queued: no disk or
     /// network I/O happens on the calling thread, so the UI thread may call
@@ -184,12 +222,12 @@ impl Recorder {
         explicit_hash_key: Option<String>,
     ) -> Result<(), RecorderError> {
         let record = record::new_record(
+            &self.shared.config,
             data,
             stream_name,
             partition_key,
             explicit_hash_key,
-            self.shared.config.max_record_bytes,
-            worker::now_ms(),
+            self.shared.clock.stamp(),
         )?;
         self.queue(std::iter::once(record))
     }
@@ -198,14 +236,21 @@ impl Recorder {
     /// Swift): all are validated first, and either all are queued or none.
     /// An invalid one gives `InvalidInput` naming its index.
     pub fn save_records(&self, records: Vec<RecordToSave>) -> Result<(), RecorderError> {
-        let now = worker::now_ms();
-        let max = self.shared.config.max_record_bytes;
+        let now = self.shared.clock.stamp();
+        let config = &self.shared.config;
         let records = records
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                record::new_record(r.data, &r.stream_name, r.partition_key, r.explicit_hash_key, max, now)
-                    .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))
+                record::new_record(
+                    config,
+                    r.data,
+                    &r.stream_name,
+                    r.partition_key,
+                    r.explicit_hash_key,
+                    now,
+                )
+                .map_err(|e| Error::invalid("record", format!("record {i}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.queue(records.into_iter())
@@ -232,27 +277,76 @@ impl Recorder {
     }
 
     /// Blocks until every record saved before the call is committed to the
-    /// SQLite file. For shutdown paths and tests; never needed for delivery.
+    /// SQLite file, and the listener heard the events of those commits
+    /// (see [`RecorderListener`]; called from the listener, it does not wait
+    /// for the event being handled). For shutdown paths and tests; never
+    /// needed for delivery.
     pub fn flush(&self) -> Result<(), RecorderError> {
-        Ok(self.shared.queue.flush()?)
+        self.shared.queue.flush()?;
+        let listeners = &self.shared.listeners;
+        listeners.wait_delivered(listeners.queued());
+        Ok(())
     }
 
-    /// Submits everything pending now, stream by stream, and reports what
-    /// happened. Records saved before the call are included. Calls made while
-    /// a submission runs share the next one.
+    /// Submits everything pending now and reports what happened, within
+    /// [`DEFAULT_SUBMIT_DEADLINE`] (60 s); see
+    /// [`Recorder::submit_all_records_within`].
     pub async fn submit_all_records(&self) -> Result<SubmitReport, RecorderError> {
-        let (reply, answer) = oneshot::channel();
-        self.shared
-            .commands
-            .send(Command::Submit(reply))
-            .map_err(|_| RecorderError::ShutDown)?;
-        answer.await.map_err(|_| RecorderError::ShutDown)?
+        self.submit_all_records_within(DEFAULT_SUBMIT_DEADLINE).await
     }
 
-    /// Asks the worker to submit soon, without waiting for it.
+    /// Submits everything pending now and reports what happened, returning
+    /// by `deadline` at the latest (a request still in flight then goes on
+    /// without the caller). Records saved before the call are included;
+    /// the streams take turns, one batch each, so every stream gets its
+    /// first batches early whatever another one holds. Within the deadline
+    /// it waits out the backoff of records the service refused one by one,
+    /// and retries a failed call twice; a stream the service refuses is
+    /// tried once. What is not delivered by the deadline stays pending
+    /// (`SubmitReport::deadline_reached`). Calls made while a submission
+    /// runs join it. When it returns, the listener heard the submission's
+    /// events (as with [`Recorder::flush`]). A zero deadline gives
+    /// `InvalidInput`.
+    pub async fn submit_all_records_within(&self, deadline: Duration) -> Result<SubmitReport, RecorderError> {
+        if deadline.is_zero() {
+            return Err(Error::invalid("deadline", "must be greater than 0").into());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.submit(reply, deadline)?;
+        let report = answer.await.map_err(|_| RecorderError::ShutDown)?;
+        let listeners = self.shared.listeners.clone();
+        if !listeners.on_event_thread() {
+            let target = listeners.queued();
+            // Waited for on the worker's blocking pool: the caller's executor
+            // (a Kotlin or Swift one, say) must not block on the listener.
+            let _ = self
+                .shared
+                .runtime
+                .spawn_blocking(move || listeners.wait_delivered(target))
+                .await;
+        }
+        report
+    }
+
+    /// Asks the worker to submit everything pending soon, without waiting
+    /// for it (within [`DEFAULT_SUBMIT_DEADLINE`]).
     pub fn request_submit(&self) {
         let (reply, _) = oneshot::channel();
-        let _ = self.shared.commands.send(Command::Submit(reply));
+        let _ = self.submit(reply, DEFAULT_SUBMIT_DEADLINE);
+    }
+
+    fn submit(
+        &self,
+        reply: oneshot::Sender<Result<SubmitReport, RecorderError>>,
+        deadline: Duration,
+    ) -> Result<(), RecorderError> {
+        // Beyond a year is no deadline at all (and stays within the timer's range).
+        let far = Duration::from_secs(365 * 86_400);
+        let deadline = Instant::now() + deadline.min(far);
+        self.shared
+            .commands
+            .send(Command::Submit { reply, deadline })
+            .map_err(|_| RecorderError::ShutDown)
     }
 
     /// Tells the recorder whether the device is online. While it is not, the
@@ -263,12 +357,11 @@ impl Recorder {
         if was != available {
             tracing::debug!(available, "network availability changed");
             if available {
-                // Backoffs taken while offline say nothing about the new network.
-                let now = Instant::now();
+                // Backoffs after network failures say nothing about the new
+                // network; a refused stream or a throttled one still waits
+                // (every Wi-Fi/cellular handover comes here).
                 for state in self.shared.lock_streams().values_mut() {
-                    if state.last_error.is_some() && state.call_failures > 0 && state.record_failures == 0 {
-                        state.ready_at = state.ready_at.min(now);
-                    }
+                    state.network_returned();
                 }
             }
             self.shared.wake_worker();
@@ -286,10 +379,22 @@ impl Recorder {
         Ok(dropped.total())
     }
 
-    /// Bytes stored (data + partition keys of pending records): exact, and
-    /// free to call.
+    /// Bytes of the records stored (data + partition keys of pending
+    /// records): what `max_storage_bytes` limits. Exact, and free to call.
+    /// Not the file's size, which the AWS recorders returned under this
+    /// name: that is [`Recorder::disk_file_bytes`].
     pub fn disk_bytes_used(&self) -> u64 {
         self.shared.committed_bytes.load(Ordering::Acquire)
+    }
+
+    /// Bytes the store's files take on disk (the SQLite file and its WAL):
+    /// the records, SQLite's overhead (about 1.3x for small records),
+    /// delivered rows not yet compacted and free pages not yet returned.
+    /// Delivered rows never take more than a quarter of `max_storage_bytes`
+    /// beyond the records, and once the recorder is idle they are deleted
+    /// and their pages returned to the file system.
+    pub fn disk_file_bytes(&self) -> u64 {
+        self.shared.lock_store().file_bytes()
     }
 
     /// The `max_storage_bytes` of the configuration.
@@ -302,10 +407,18 @@ impl Recorder {
         self.ensure_running()?;
         let (queued_records, _) = self.shared.queue.queued();
         let now = Instant::now();
-        let now_ms = worker::now_ms();
+        let now_ms = self.shared.clock.now_ms();
         let age = |created: Option<i64>| created.map(|c| Duration::from_millis(now_ms.saturating_sub(c).max(0) as u64));
         let store = self.shared.lock_store();
         let states = self.shared.lock_streams().clone();
+        let (account_error, account_retry_in) = {
+            let account = self.shared.lock_account();
+            let until = account.holds_until(now);
+            (
+                account.last_error().map(str::to_owned),
+                until.map(|until| until.duration_since(now)),
+            )
+        };
         let mut streams = Vec::new();
         let mut oldest: Option<Duration> = None;
         for account in store.pending_streams() {
@@ -335,21 +448,33 @@ impl Recorder {
         Ok(RecorderStats {
             pending_records: store.pending_records(),
             pending_bytes: store.pending_bytes(),
+            file_bytes: store.file_bytes(),
             queued_records,
             oldest_pending_age: oldest,
             streams,
             network_available: self.shared.network_available.load(Ordering::Acquire),
+            account_error,
+            account_retry_in,
             records_submitted: store.counter(Counter::Submitted),
             kinesis_records_submitted: store.counter(Counter::KinesisRecordsSubmitted),
             records_retried: store.counter(Counter::Retried),
             records_throttled: store.counter(Counter::Throttled),
             requests_sent: store.counter(Counter::RequestsSent),
             requests_failed: store.counter(Counter::RequestsFailed),
+            clock_corrections: store.counter(Counter::ClockCorrections),
             records_dropped_storage_full: store.counter(Counter::Dropped(DropReason::StorageFull)),
             records_dropped_expired: store.counter(Counter::Dropped(DropReason::Expired)),
             records_dropped_attempts_exhausted: store.counter(Counter::Dropped(DropReason::AttemptsExhausted)),
             records_dropped_deleted: store.counter(Counter::Dropped(DropReason::Deleted)),
         })
+    }
+
+    /// Moves the recorder's readings of the wall clock by `ms`, as NTP or a
+    /// user setting the clock would. For tests of the age rule; not part of
+    /// the API.
+    #[doc(hidden)]
+    pub fn shift_wall_clock_for_testing(&self, ms: i64) {
+        self.shared.clock.shift_wall_clock(ms);
     }
 
     /// Sets (or clears) the listener of [`RecorderEvent`]s.
@@ -380,6 +505,15 @@ impl Recorder {
             }
         }
         self.shared.lock_store().close();
+        // The last events (of the final commit) are delivered first; a
+        // listener that never returns is left behind, not waited for.
+        if self.shared.listeners.close() {
+            if let Some(thread) = self.event_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                if thread.thread().id() != std::thread::current().id() {
+                    let _ = thread.join();
+                }
+            }
+        }
     }
 
     /// Moves an unusable store file (and its `-wal`/`-shm` files) aside to
@@ -387,6 +521,15 @@ impl Recorder {
     /// Returns where the old file went. Nothing is deleted.
     pub fn move_aside_store(path: &str) -> Result<String, RecorderError> {
         Ok(crate::store::move_aside(path)?)
+    }
+
+    /// The service the store file at `path` belongs to, read without
+    /// changing the file: for tools that open stores they did not create
+    /// (the CLI's `submit`, `status`, `clear`). `None` when there is no file
+    /// yet or no recorder has opened it; an unusable or busy file gives the
+    /// error [`Recorder::new`] would.
+    pub fn store_service(path: &str) -> Result<Option<Service>, RecorderError> {
+        Ok(crate::store::stored_service(path)?)
     }
 }
 

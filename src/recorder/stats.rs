@@ -12,6 +12,8 @@ pub struct RecorderStats {
     pub pending_records: u64,
     /// Their bytes (data + partition keys): what counts against `max_storage_bytes`.
     pub pending_bytes: u64,
+    /// Bytes the store's files take on disk (see `Recorder::disk_file_bytes`).
+    pub file_bytes: u64,
     /// Saved records still in memory on their way to the disk.
     pub queued_records: u64,
     /// Age of the oldest pending record.
@@ -20,6 +22,12 @@ pub struct RecorderStats {
     pub streams: Vec<StreamStats>,
     /// Whether the app reported the network as available.
     pub network_available: bool,
+    /// The last failure of the credentials or the account rather than of
+    /// one stream (the provider failed or timed out, a signature or access
+    /// key was refused), until a request goes through. While
+    /// `account_retry_in` runs, automatic submission of every stream waits.
+    pub account_error: Option<String>,
+    pub account_retry_in: Option<Duration>,
     /// Records acknowledged by the service (since the store was created).
     pub records_submitted: u64,
     /// Kinesis records acknowledged: `records_submitted` without
@@ -34,6 +42,10 @@ pub struct RecorderStats {
     pub requests_sent: u64,
     /// Calls that failed as a whole (network, 5xx, throttled, rejected).
     pub requests_failed: u64,
+    /// Requests signed again with the service's time because the device's
+    /// clock was more than five minutes off (learned from the answer's
+    /// `Date`; the offset is then kept in memory for later requests).
+    pub clock_corrections: u64,
     pub records_dropped_storage_full: u64,
     pub records_dropped_expired: u64,
     pub records_dropped_attempts_exhausted: u64,
@@ -72,6 +84,8 @@ pub struct SubmitReport {
     pub requests: u64,
     /// True when nothing was sent because the app marked the network unavailable.
     pub network_unavailable: bool,
+    /// True when the call's deadline came before everything was sent.
+    pub deadline_reached: bool,
     /// One entry per stream whose submission stopped on an error.
     pub errors: Vec<StreamError>,
 }
@@ -97,11 +111,13 @@ pub enum FailureKind {
     Network,
     /// The service throttled the call. Retried with backoff.
     Throttled,
-    /// The credentials provider failed, or the credentials were refused as
-    /// expired. Retried with backoff.
+    /// The credentials provider failed or timed out, or the service refused
+    /// the credentials (expired even after a refresh, a wrong secret, an
+    /// unknown access key). Concerns every stream: all of them wait.
+    /// Retried with backoff (rarely for a refused secret or key).
     Credentials,
     /// The service refused the stream or the request (not found, access
-    /// denied, KMS, bad signature): needs a fix; retried rarely.
+    /// denied, KMS, invalid argument): needs a fix; retried rarely.
     StreamRejected,
     /// The local store failed while submitting.
     Storage,

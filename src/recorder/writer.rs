@@ -19,8 +19,10 @@ use std::time::Duration;
 use super::Shared;
 use crate::config::WhenFull;
 use crate::error::{Error, Result};
+use crate::policy::schedule::{save_wakes_worker, Pending};
 use crate::record::NewRecord;
 use crate::recorder::events::RecorderEvent;
+use crate::store::Store;
 
 #[derive(Default)]
 struct QueueState {
@@ -132,6 +134,24 @@ const STORAGE_RETRY: Duration = Duration::from_millis(500);
 /// still has no timer. It bounds the extra durability lag.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// The streams a group of saves goes to, each once (a group rarely holds
+/// more than a few).
+fn streams_of(group: &[NewRecord]) -> Vec<&str> {
+    let mut streams: Vec<&str> = Vec::new();
+    for record in group {
+        let stream = record.stream.as_str();
+        if streams.last() != Some(&stream) && !streams.contains(&stream) {
+            streams.push(stream);
+        }
+    }
+    streams
+}
+
+fn pending_in(store: &Store, stream: &str) -> Pending {
+    let (records, bytes) = store.pending_in(stream);
+    Pending { records, bytes }
+}
+
 /// The writer thread's body.
 pub(crate) fn run(shared: Arc<Shared>) {
     let queue = &shared.queue;
@@ -166,20 +186,33 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         let outcome = {
             let mut store = shared.lock_store();
-            let was_empty = store.pending_records() == 0;
-            store
-                .insert(&group, evict_above)
-                .map(|dropped| (dropped, was_empty, store.pending_records(), store.pending_bytes()))
+            if let Err(error) = shared.clock.follow_wall_clock(&mut store) {
+                tracing::warn!(%error, "cannot follow the clock");
+            }
+            let streams = streams_of(&group);
+            let before: Vec<Pending> = streams.iter().map(|stream| pending_in(&store, stream)).collect();
+            let outcome = store.insert(&group, evict_above, shared.clock.stored_offset());
+            if outcome.is_ok() {
+                // The group moves from the queue's count to the store's in
+                // one step (the reject-new check reads both): never counted
+                // twice, never missed.
+                let mut state = queue.lock();
+                shared.committed_bytes.store(store.pending_bytes(), Ordering::Release);
+                state.writing_bytes = 0;
+                state.storage_error = None;
+            }
+            outcome.map(|dropped| {
+                let thresholds = shared.thresholds();
+                let wake = streams
+                    .iter()
+                    .zip(before)
+                    .any(|(stream, before)| save_wakes_worker(&thresholds, before, pending_in(&store, stream)));
+                (dropped, wake, store.pending_bytes())
+            })
         };
         match outcome {
-            Ok((dropped, was_empty, pending_records, pending_bytes)) => {
+            Ok((dropped, wake_worker, pending_bytes)) => {
                 group.clear();
-                {
-                    let mut state = queue.lock();
-                    shared.committed_bytes.store(pending_bytes, Ordering::Release);
-                    state.writing_bytes = 0;
-                    state.storage_error = None;
-                }
                 // Events first, so `flush()` returns after the listener heard them.
                 shared.listeners.emit_dropped(&dropped);
                 let threshold = shared.config.notification_byte_threshold;
@@ -193,11 +226,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
                     }
                     above_notification_threshold = above;
                 }
-                let config = &shared.config;
-                let over_threshold = (config.submit_threshold_records > 0
-                    && pending_records >= config.submit_threshold_records)
-                    || (config.submit_threshold_bytes > 0 && pending_bytes >= config.submit_threshold_bytes);
-                if was_empty || over_threshold {
+                if wake_worker {
                     shared.wake_worker();
                 }
                 queue.lock().committed_seq = group_seq;

@@ -29,6 +29,8 @@ pub(crate) enum Counter {
     Throttled,
     RequestsSent,
     RequestsFailed,
+    /// Requests signed again with the service's time (the device clock was off).
+    ClockCorrections,
     Dropped(DropReason),
 }
 
@@ -41,6 +43,7 @@ impl Counter {
             Counter::Throttled => "records_throttled".into(),
             Counter::RequestsSent => "requests_sent".into(),
             Counter::RequestsFailed => "requests_failed".into(),
+            Counter::ClockCorrections => "clock_corrections".into(),
             Counter::Dropped(reason) => format!("dropped_{}", reason.as_str()),
         }
     }
@@ -53,6 +56,7 @@ impl Counter {
             Counter::Throttled,
             Counter::RequestsSent,
             Counter::RequestsFailed,
+            Counter::ClockCorrections,
         ]
         .into_iter()
         .chain(DropReason::ALL.into_iter().map(Counter::Dropped))
@@ -252,6 +256,14 @@ impl Store {
         self.streams.values().map(|s| s.bytes).sum()
     }
 
+    /// Pending records and bytes of `stream` (none for a stream never seen).
+    pub fn pending_in(&self, stream: &str) -> (u64, u64) {
+        self.stream_ids
+            .get(stream)
+            .and_then(|id| self.streams.get(id))
+            .map_or((0, 0), |account| (account.records, account.bytes))
+    }
+
     /// Streams with pending records, in a stable order.
     pub fn pending_streams(&self) -> Vec<StreamAccount> {
         let mut streams: Vec<_> = self.streams.values().filter(|s| s.records > 0).cloned().collect();
@@ -261,5 +273,14 @@ impl Store {
 
     pub fn counter(&self, counter: Counter) -> u64 {
         self.counters.get(&counter).copied().unwrap_or(0)
+    }
+
+    /// Adds `n` to a counter, in a transaction of its own.
+    pub fn add_to_counter(&mut self, counter: Counter, n: u64) -> Result<()> {
+        self.write("updating a counter", |_, delta, _| {
+            delta.count(counter, n);
+            Ok(())
+        })?;
+        Ok(())
     }
 }

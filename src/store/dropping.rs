@@ -41,33 +41,89 @@ impl Store {
             }
             Ok(())
         })?;
-        self.checkpoint_if_empty();
+        self.return_free_space();
         Ok(dropped)
     }
 
-    /// Deletes every record, reported as dropped with reason `Deleted`.
+    /// Deletes every record, reported as dropped with reason `Deleted`;
+    /// except the records of a request on its way, counted once its answer
+    /// comes (see `settling`).
     pub fn delete_all(&mut self) -> Result<Dropped> {
+        const CONTEXT: &str = "deleting all records";
         let streams = self.streams.clone();
-        let (_, dropped) = self.write("deleting all records", |tx, delta, _| {
+        let in_flight = self
+            .in_flight
+            .as_ref()
+            .map(|f| (f.stream().to_owned(), f.ids().to_vec()));
+        let (in_flight_stored, dropped) = self.write(CONTEXT, |tx, delta, ids| {
+            let mut in_flight_stored = Vec::new();
+            let mut in_flight_stream = None;
+            if let Some((stream, batch)) = &in_flight {
+                let mut stored = tx
+                    .prepare_cached("SELECT 1 FROM records WHERE id = ?1")
+                    .map_err(Error::sqlite(CONTEXT))?;
+                for &id in batch {
+                    if stored.exists([id]).map_err(Error::sqlite(CONTEXT))? {
+                        in_flight_stored.push(id);
+                    }
+                }
+                in_flight_stream = ids.get(stream);
+            }
             // Delivered rows waiting for compaction go too.
-            tx.execute("DELETE FROM records", [])
-                .map_err(Error::sqlite("deleting all records"))?;
+            tx.execute("DELETE FROM records", []).map_err(Error::sqlite(CONTEXT))?;
             for (&stream_id, account) in &streams {
                 if account.records > 0 {
                     delta.records(stream_id, -(account.records as i64), -(account.bytes as i64));
-                    delta.count(Counter::Dropped(DropReason::Deleted), account.records);
-                    delta
-                        .dropped
-                        .by_stream
-                        .insert((account.name.clone(), DropReason::Deleted), account.records);
+                    let in_flight = if in_flight_stream == Some(stream_id) {
+                        in_flight_stored.len() as u64
+                    } else {
+                        0
+                    };
+                    let deleted = account.records.saturating_sub(in_flight);
+                    delta.count(Counter::Dropped(DropReason::Deleted), deleted);
+                    if deleted > 0 {
+                        delta
+                            .dropped
+                            .by_stream
+                            .insert((account.name.clone(), DropReason::Deleted), deleted);
+                    }
                 }
             }
-            Ok(())
+            Ok(in_flight_stored)
         })?;
+        if let Some(in_flight) = &mut self.in_flight {
+            in_flight.clear(in_flight_stored);
+        }
         self.compaction_due = false;
+        self.delivered_bytes_waiting = 0;
         self.clears += 1;
-        self.checkpoint_if_empty();
+        self.return_free_space();
         Ok(dropped)
+    }
+
+    /// Moves the creation time of the records with id `from_id` or later
+    /// by `ms` (the wall clock stepped, see `policy::age`).
+    pub fn shift_created_at(&mut self, from_id: i64, ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE records SET created_at = created_at + ?2 WHERE id >= ?1")
+            .and_then(|mut stmt| stmt.execute([from_id, ms]))
+            .map_err(Error::sqlite("following a step of the clock"))?;
+        Ok(())
+    }
+
+    /// Re-stamps with `now_ms` the records created before `before_ms` (by a
+    /// clock that was never set, see `policy::age`).
+    pub fn restamp_before(&mut self, before_ms: i64, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE records SET created_at = ?2 WHERE created_at < ?1")
+            .and_then(|mut stmt| stmt.execute([before_ms, now_ms]))
+            .map_err(Error::sqlite("re-stamping records"))?;
+        Ok(())
+    }
+
+    /// The id the next saved record gets.
+    pub fn next_record_id(&self) -> i64 {
+        self.next_id
     }
 
     /// Changes each time [`Store::delete_all`] runs.

@@ -1,7 +1,8 @@
 //! The store's file: opening it (owner-only permissions, a header check
 //! before SQLite touches it, the lock, the schema), closing it, folding the
 //! WAL back when empty, and moving an unusable file aside. Every error about
-//! the file itself (corrupt, foreign, locked, too new) is decided here.
+//! the file itself (corrupt, foreign, locked, too new, of another service) is
+//! decided here.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,40 +11,41 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{schema, Store};
 use crate::error::{Error, Result};
+use crate::service::Service;
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`. A file that is not a
-    /// store of this library, or is locked by another process, is an error;
-    /// nothing is ever wiped silently. See [`move_aside`] to recover.
-    pub fn open(path: &str) -> Result<Store> {
+    /// Opens (creating if needed) the store of `service` at `path`. A file
+    /// that is not a store of this library, is locked by another process, or
+    /// belongs to the other service is an error; nothing is ever wiped
+    /// silently. See [`move_aside`] to recover from a damaged file.
+    pub fn open(path: &str, service: Service) -> Result<Store> {
         create_private_file(path)?;
-        // A damaged header must not reach SQLite: it would delete the `-wal`,
-        // which may hold the latest commits, before the app can move it aside.
-        check_header(path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        // Only another process can hold the lock: give it a moment to let go,
-        // then refuse rather than hang.
-        conn.busy_timeout(std::time::Duration::from_millis(250))
-            .map_err(|e| open_error(path, e))?;
-        schema::lock(&conn).map_err(|e| open_error(path, e))?;
-        let sqlite_error = |e| match e {
-            Error::Sqlite { source, .. } => open_error(path, source),
-            other => other,
-        };
-        // Refuse foreign or newer files before the pragmas change them.
-        schema::check(&conn, path).map_err(sqlite_error)?;
-        schema::configure(&conn).map_err(|e| open_error(path, e))?;
-        schema::upgrade(&mut conn, path).map_err(sqlite_error)?;
+        let (mut conn, version, found) = inspect(path)?;
+        if let Some(found) = found.filter(|found| *found != service) {
+            return Err(Error::StoreOfOtherService {
+                path: path.to_owned(),
+                found,
+                wanted: service,
+            });
+        }
+        let sqlite_error = reading_error(path);
+        schema::configure(&conn, version == 0).map_err(|e| open_error(path, e))?;
+        schema::upgrade(&mut conn, path, service).map_err(sqlite_error)?;
+        let incremental_vacuum = schema::has_incremental_vacuum(&conn).map_err(|e| open_error(path, e))?;
         let mut store = Store {
             conn,
+            path: path.to_owned(),
+            incremental_vacuum,
             streams: HashMap::new(),
             stream_ids: HashMap::new(),
             delivered_through: HashMap::new(),
             next_id: 1,
             // Delivered rows may be left from a run that stopped before compacting.
             compaction_due: true,
+            delivered_bytes_waiting: 0,
+            delivered_bytes_budget: u64::MAX,
             clears: 0,
+            in_flight: None,
             counters: HashMap::new(),
         };
         store.load_accounting().map_err(sqlite_error)?;
@@ -61,15 +63,79 @@ impl Store {
         }
     }
 
-    /// Once the store is empty, folds the WAL back into the database and
-    /// truncates it, returning its space to the file system.
-    pub(super) fn checkpoint_if_empty(&self) {
-        if self.pending_records() == 0 {
-            if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                tracing::warn!(%error, "checkpoint of an empty store");
+    /// Gives free space back to the file system, after rows were deleted:
+    /// the file's free pages (incremental vacuum), then the WAL (folded
+    /// back, which also truncates the file, and truncated). A store made by
+    /// an earlier build, without incremental vacuum, is switched to it here
+    /// while it holds at most [`MIGRATE_BELOW_BYTES`] (the switch rewrites
+    /// the file).
+    pub(super) fn return_free_space(&mut self) {
+        if self.incremental_vacuum {
+            if let Err(error) = schema::incremental_vacuum(&self.conn) {
+                tracing::warn!(%error, "returning free pages");
+            }
+        } else if self.pending_bytes() <= MIGRATE_BELOW_BYTES {
+            match schema::migrate_to_incremental_vacuum(&self.conn) {
+                Ok(()) => self.incremental_vacuum = true,
+                Err(error) => tracing::warn!(%error, "switching the store to incremental vacuum"),
             }
         }
+        if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "checkpoint after returning free pages");
+        }
     }
+
+    /// Bytes the store takes on disk: the database file and its WAL (the
+    /// old AWS recorders' "disk bytes used"), free pages and delivered rows
+    /// waiting for compaction included.
+    pub fn file_bytes(&self) -> u64 {
+        [self.path.clone(), format!("{}-wal", self.path)]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Delivered rows may take at most `bytes` in the file before settling
+    /// deletes some itself.
+    pub fn limit_delivered_bytes(&mut self, bytes: u64) {
+        self.delivered_bytes_budget = bytes;
+    }
+}
+
+/// A store without incremental vacuum is rewritten to get it only while its
+/// records take at most this much (the `VACUUM` then takes milliseconds).
+const MIGRATE_BELOW_BYTES: u64 = 1024 * 1024;
+
+/// The service of the store at `path`, read without changing the file;
+/// `None` when there is no file yet or it is a new, empty one. Errors as
+/// [`Store::open`]'s for a file that is not a usable store or is in use.
+pub(crate) fn stored_service(path: &str) -> Result<Option<Service>> {
+    if !Path::new(path).exists() {
+        return Ok(None);
+    }
+    Ok(inspect(path)?.2)
+}
+
+/// Opens the existing file at `path`, takes its lock and refuses it if it
+/// is not a store of this library or is of a newer version, all before
+/// anything is written to it. Returns the connection, the schema version
+/// (0 for a new store) and the store's service (`None` for a new store).
+fn inspect(path: &str) -> Result<(Connection, i64, Option<Service>)> {
+    // A damaged header must not reach SQLite: it would delete the `-wal`,
+    // which may hold the latest commits, before the app can move it aside.
+    check_header(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    // Only another process can hold the lock: give it a moment to let go,
+    // then refuse rather than hang.
+    conn.busy_timeout(std::time::Duration::from_millis(250))
+        .map_err(|e| open_error(path, e))?;
+    schema::lock(&conn).map_err(|e| open_error(path, e))?;
+    let sqlite_error = reading_error(path);
+    let version = schema::check(&conn, path).map_err(sqlite_error)?;
+    let service = schema::service(&conn, path, version).map_err(sqlite_error)?;
+    Ok((conn, version, service))
 }
 
 /// Creates the file with owner-only permissions before SQLite opens it, so
@@ -117,6 +183,14 @@ fn check_header(path: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// [`open_error`] for the SQLite errors of the first reads of a file.
+fn reading_error(path: &str) -> impl Fn(Error) -> Error + Copy + '_ {
+    move |error| match error {
+        Error::Sqlite { source, .. } => open_error(path, source),
+        other => other,
+    }
 }
 
 fn open_error(path: &str, error: rusqlite::Error) -> Error {

@@ -22,7 +22,8 @@
 //! - `accounting`: per-stream totals, counters, marks, the transaction helper.
 //! - `saving`: inserting a group of records (with drop-oldest eviction).
 //! - `batches`: reading the next batch of a stream.
-//! - `settling`: applying a request's outcome; compaction of delivered rows.
+//! - `settling`: the batch in flight, applying a request's outcome;
+//!   compaction of delivered rows.
 //! - `dropping`: eviction, expiry, delete-all.
 
 mod accounting;
@@ -38,12 +39,16 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 pub(crate) use accounting::{Counter, Dropped, StreamAccount};
-pub(crate) use file::move_aside;
+pub(crate) use file::{move_aside, stored_service};
+pub(crate) use settling::COMPACTION_CHUNK;
 
 /// The open store: the connection and the in-memory accounting. Its methods
 /// are defined in the submodules, by job.
 pub(crate) struct Store {
     conn: Connection,
+    path: String,
+    /// Freed pages can go back to the file system (see `schema`).
+    incremental_vacuum: bool,
     streams: HashMap<i64, StreamAccount>,
     stream_ids: HashMap<String, i64>,
     /// Stream id → the id through which its records were delivered.
@@ -52,9 +57,16 @@ pub(crate) struct Store {
     next_id: i64,
     /// Delivered rows may still be in the file (see [`Store::compact`]).
     compaction_due: bool,
+    /// Bytes of delivered rows still in the file, and how many may wait
+    /// there before settling deletes a chunk itself (the worker compacts
+    /// only when idle, and a long drain never is).
+    delivered_bytes_waiting: u64,
+    delivered_bytes_budget: u64,
     /// How many times [`Store::delete_all`] ran: a batch read before a clear
     /// must not be sent after it.
     clears: u64,
+    /// The batch on its way to the service, if any.
+    in_flight: Option<settling::InFlight>,
     counters: HashMap<Counter, u64>,
 }
 

@@ -9,10 +9,17 @@ use crate::error::{Error, Result};
 use crate::record::NewRecord;
 
 impl Store {
-    /// Inserts a group of saved records in one transaction. With a byte limit,
-    /// the oldest records are then evicted until the store fits in it
-    /// (drop-oldest policy); the evicted records are returned.
-    pub fn insert(&mut self, records: &[NewRecord], evict_above_bytes: Option<u64>) -> Result<Dropped> {
+    /// Inserts a group of saved records in one transaction, their creation
+    /// time moved by `created_at_offset_ms` (the recorder's clock stamps in
+    /// its own frame). With a byte limit, the oldest records are then
+    /// evicted until the store fits in it (drop-oldest policy); the evicted
+    /// records are returned.
+    pub fn insert(
+        &mut self,
+        records: &[NewRecord],
+        evict_above_bytes: Option<u64>,
+        created_at_offset_ms: i64,
+    ) -> Result<Dropped> {
         let total_before = self.pending_bytes();
         let first_id = self.next_id;
         let (_, dropped) = self.write("saving records", |tx, delta, ids| {
@@ -43,7 +50,7 @@ impl Store {
                         record.explicit_hash_key,
                         record.data,
                         size,
-                        record.created_at_ms,
+                        record.created_at_ms + created_at_offset_ms,
                         record.key_generated
                     ])
                     .map_err(Error::sqlite("saving records"))?;

@@ -40,10 +40,13 @@ impl fmt::Debug for AwsCredentials {
 
 /// Supplies credentials to sign requests: static keys, Cognito, the app's
 /// backend... Called from the recorder's background worker, never from the
-/// thread that saves; it may take its time (network calls are fine). Return
-/// `RecorderError::Credentials` when none can be had, or
-/// `RecorderError::Network` when the network failed: the records wait
-/// either way, and a network error is retried like any other.
+/// thread that saves; it may make network calls, within `request_timeout`:
+/// a call that takes longer is abandoned (dropped: a Kotlin coroutine or a
+/// Swift task is cancelled), reported as a `Credentials` failure that says
+/// it timed out, and made again later; the records wait. Return
+/// `RecorderError::Credentials` when none can be had (waiting for a sign-in,
+/// say), or `RecorderError::Network` when the network failed: the records
+/// wait either way. Await, never block the calling thread.
 ///
 /// (`Any` lets the recorder recognise its own Cognito provider and give it a
 /// place next to the store for its identity id; every type is `Any`.)
@@ -115,10 +118,18 @@ impl Fetched {
     }
 }
 
-/// What signs the transport's requests: the app's provider behind a cache,
-/// or the built-in Cognito provider, which keeps its own cache because it
-/// must see a change of the app's logins at every use.
-pub(crate) enum CredentialsCache {
+/// What signs the transport's requests, within a time limit.
+pub(crate) struct CredentialsCache {
+    source: Source,
+    /// How long fetching may take: a hung provider must not stop the worker
+    /// (every stream, compaction, every `submit_all_records` caller).
+    timeout: Duration,
+}
+
+/// The app's provider behind a cache, or the built-in Cognito provider,
+/// which keeps its own cache because it must see a change of the app's
+/// logins at every use.
+enum Source {
     Provider {
         provider: Arc<dyn CredentialsProvider>,
         cached: tokio::sync::Mutex<Option<Fetched>>,
@@ -127,31 +138,52 @@ pub(crate) enum CredentialsCache {
 }
 
 impl CredentialsCache {
-    pub fn new(provider: Arc<dyn CredentialsProvider>) -> Self {
+    pub fn new(provider: Arc<dyn CredentialsProvider>, timeout: Duration) -> Self {
         let any: Arc<dyn Any + Send + Sync> = provider.clone();
-        match any.downcast::<CognitoCredentialsProvider>() {
-            Ok(cognito) => CredentialsCache::Cognito(cognito),
-            Err(_) => CredentialsCache::Provider {
+        let source = match any.downcast::<CognitoCredentialsProvider>() {
+            Ok(cognito) => Source::Cognito(cognito),
+            Err(_) => Source::Provider {
                 provider,
                 cached: tokio::sync::Mutex::new(None),
             },
-        }
+        };
+        CredentialsCache { source, timeout }
     }
 
     /// The built-in Cognito provider, when that is what signs.
     pub fn cognito(&self) -> Option<&CognitoCredentialsProvider> {
-        match self {
-            CredentialsCache::Cognito(cognito) => Some(cognito),
-            CredentialsCache::Provider { .. } => None,
+        match &self.source {
+            Source::Cognito(cognito) => Some(cognito),
+            Source::Provider { .. } => None,
         }
     }
 
-    /// Cached credentials while they are fresh, otherwise the provider's.
+    /// Cached credentials while they are fresh, otherwise the provider's,
+    /// or a `Credentials` error once the time limit is over. (The built-in
+    /// Cognito provider bounds each of its calls and the app's logins
+    /// callback itself: one limit for its two requests would cut the second.)
     pub async fn get(&self) -> Result<AwsCredentials, RecorderError> {
-        let (provider, cached) = match self {
-            CredentialsCache::Cognito(cognito) => return cognito.credentials().await,
-            CredentialsCache::Provider { provider, cached } => (provider, cached),
+        let (provider, cached) = match &self.source {
+            Source::Cognito(cognito) => return cognito.credentials().await,
+            Source::Provider { provider, cached } => (provider, cached),
         };
+        tokio::time::timeout(self.timeout, Self::fetch(provider, cached))
+            .await
+            .unwrap_or_else(|_| {
+                Err(RecorderError::Credentials {
+                    reason: format!(
+                        "the credentials provider timed out: no answer within {} ms (request_timeout); \
+                         the records are kept and it is asked again later",
+                        self.timeout.as_millis()
+                    ),
+                })
+            })
+    }
+
+    async fn fetch(
+        provider: &Arc<dyn CredentialsProvider>,
+        cached: &tokio::sync::Mutex<Option<Fetched>>,
+    ) -> Result<AwsCredentials, RecorderError> {
         let mut cached = cached.lock().await;
         if let Some(fetched) = cached.as_ref().filter(|c| c.is_fresh(SystemTime::now())) {
             return Ok(fetched.credentials.clone());
@@ -168,9 +200,9 @@ impl CredentialsCache {
 
     /// Forgets cached credentials so the next call fetches new ones.
     pub async fn invalidate(&self) {
-        match self {
-            CredentialsCache::Cognito(cognito) => cognito.invalidate().await,
-            CredentialsCache::Provider { cached, .. } => *cached.lock().await = None,
+        match &self.source {
+            Source::Cognito(cognito) => cognito.invalidate().await,
+            Source::Provider { cached, .. } => *cached.lock().await = None,
         }
     }
 }
@@ -200,6 +232,7 @@ mod tests {
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap()
             .block_on(f)
@@ -210,7 +243,7 @@ mod tests {
             calls: AtomicU32::new(0),
             lifetime,
         });
-        let cache = CredentialsCache::new(provider.clone());
+        let cache = CredentialsCache::new(provider.clone(), Duration::from_secs(5));
         run(async {
             cache.get().await.unwrap();
             cache.get().await.unwrap();
@@ -268,13 +301,29 @@ mod tests {
             calls: AtomicU32::new(0),
             lifetime: None,
         });
-        let cache = CredentialsCache::new(provider.clone());
+        let cache = CredentialsCache::new(provider.clone(), Duration::from_secs(5));
         run(async {
             cache.get().await.unwrap();
             cache.invalidate().await;
             cache.get().await.unwrap();
         });
         assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    struct Hung;
+
+    #[async_trait::async_trait]
+    impl CredentialsProvider for Hung {
+        async fn credentials(&self) -> Result<AwsCredentials, RecorderError> {
+            std::future::pending().await
+        }
+    }
+
+    #[test]
+    fn a_provider_that_never_answers_times_out() {
+        let cache = CredentialsCache::new(Arc::new(Hung), Duration::from_millis(50));
+        let error = run(cache.get()).unwrap_err().to_string();
+        assert!(error.contains("timed out"), "{error}");
     }
 
     #[test]

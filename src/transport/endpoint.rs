@@ -74,6 +74,10 @@ mod tests {
             resolve("us-gov-west-1", None, "firehose").unwrap().as_str(),
             "https://firehose.us-gov-west-1.amazonaws.com/"
         );
+        assert_eq!(
+            resolve("cn-northwest-1", None, "firehose").unwrap().as_str(),
+            "https://firehose.cn-northwest-1.amazonaws.com.cn/"
+        );
     }
 
     #[test]

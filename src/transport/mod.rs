@@ -7,11 +7,14 @@
 //! - [`credentials`]: the provider trait and the cache in front of it.
 //! - [`cognito`]: the built-in Amazon Cognito Identity provider.
 //! - [`signing`]: SigV4 with `aws-sigv4`.
+//! - [`clock`]: the device clock's offset from the service's, learned from
+//!   a refusal's `Date` header, for signing.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
 //! - `aggregation`: the KPL aggregated record.
 
 pub(crate) mod aggregation;
 mod cbor;
+mod clock;
 pub(crate) mod cognito;
 pub(crate) mod credentials;
 pub(crate) mod endpoint;
@@ -24,21 +27,24 @@ use std::time::Duration;
 use crate::config::RecorderConfig;
 use crate::error::{RecorderError, Result};
 use crate::submission::{CallFailure, Entry, EntryResult};
+use clock::SkewCorrection;
 pub use cognito::{CognitoCredentialsProvider, CognitoLoginsProvider};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 use wire::{Api, WireRecord};
 
-/// Largest response body read; a PutRecords answer for 500 records is ~60 KiB.
+/// Largest response body read; an answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// One service API (Kinesis PutRecords today) over HTTPS, signed.
+/// One service's batch API (Kinesis PutRecords or Firehose PutRecordBatch)
+/// over HTTPS, signed.
 pub(crate) struct Transport {
     client: reqwest::Client,
     url: reqwest::Url,
     region: String,
     api: &'static Api,
     credentials: CredentialsCache,
+    skew: SkewCorrection,
 }
 
 impl Transport {
@@ -49,7 +55,8 @@ impl Transport {
             url,
             region: config.region.clone(),
             api,
-            credentials: CredentialsCache::new(provider),
+            credentials: CredentialsCache::new(provider, config.request_timeout),
+            skew: SkewCorrection::default(),
         })
     }
 
@@ -67,20 +74,57 @@ impl Transport {
         }
     }
 
+    /// Clock-skew corrections made since the last call.
+    pub fn take_clock_corrections(&self) -> u64 {
+        self.skew.take_corrections()
+    }
+
     /// Sends one batch of one stream and reads the results, one per Kinesis
     /// record (an aggregate is one).
-    pub async fn put_records(&self, stream: &str, batch: &[Entry]) -> Result<Vec<EntryResult>, CallFailure> {
-        let body = encode(self.api, stream, batch);
-        let credentials = self.credentials.get().await.map_err(|error| match error {
-            // Fetching credentials needs the network too; failing there is no
-            // more the credentials' fault than a failed PutRecords.
-            RecorderError::Network { reason } => CallFailure::Network(reason),
-            other => CallFailure::Credentials(other.to_string()),
-        })?;
-        let headers = signing::sign(&self.url, &self.region, self.api, &credentials, &body)
-            .map_err(|e| CallFailure::Credentials(format!("cannot sign the request: {e}")))?;
-        let body = post(&self.client, &self.url, headers, body).await?;
-        (self.api.decode)(&body).map_err(CallFailure::Malformed)
+    ///
+    /// `before_send` is asked right before each send, after the credentials
+    /// and the signature (which may take long): when it says no, nothing is
+    /// sent and the answer is `None`. A refusal for the device's clock is
+    /// signed again with the service's time, once.
+    pub async fn put_records(
+        &self,
+        stream: &str,
+        batch: &[Entry],
+        mut before_send: impl FnMut() -> bool,
+    ) -> Option<Result<Vec<EntryResult>, CallFailure>> {
+        let body = bytes::Bytes::from(encode(self.api, stream, batch));
+        let mut signed_again = false;
+        loop {
+            let credentials = match self.credentials.get().await {
+                Ok(credentials) => credentials,
+                // Fetching credentials needs the network too; failing there is
+                // no more the credentials' fault than a failed PutRecords.
+                Err(RecorderError::Network { reason }) => return Some(Err(CallFailure::Network(reason))),
+                Err(other) => return Some(Err(CallFailure::Credentials(other.to_string()))),
+            };
+            let signed_at = self.skew.now();
+            let headers = match signing::sign(&self.url, &self.region, self.api, &credentials, &body, signed_at) {
+                Ok(headers) => headers,
+                Err(e) => return Some(Err(CallFailure::Credentials(format!("cannot sign the request: {e}")))),
+            };
+            if !before_send() {
+                return None;
+            }
+            let (answer, server_date) = post(&self.client, &self.url, headers, body.clone()).await;
+            let mut answer = answer.and_then(|body| (self.api.decode)(&body).map_err(CallFailure::Malformed));
+            if let Err(CallFailure::Service { message, .. }) = &mut answer {
+                // The message goes to logs, events and stats: never the keys.
+                *message = wire::redact_keys(message, batch.iter().flat_map(Entry::records));
+            }
+            match &answer {
+                Err(CallFailure::Service { code, .. })
+                    if !signed_again && self.skew.learn(signed_at, code.as_deref(), server_date.as_deref()) =>
+                {
+                    signed_again = true;
+                }
+                _ => return Some(answer),
+            }
+        }
     }
 }
 
@@ -113,34 +157,45 @@ fn encode(api: &Api, stream: &str, batch: &[Entry]) -> Vec<u8> {
 }
 
 /// One POST of an AWS JSON (or CBOR) protocol: the body of a 2xx answer, or
-/// why there is none (the service's error type and message parsed).
+/// why there is none (the service's error type and message parsed); and the
+/// server's `Date` header, from which a wrong device clock is corrected.
 pub(crate) async fn post(
     client: &reqwest::Client,
     url: &reqwest::Url,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> Result<Vec<u8>, CallFailure> {
+    body: impl Into<reqwest::Body>,
+) -> (Result<Vec<u8>, CallFailure>, Option<String>) {
     let mut request = client.post(url.clone()).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let response = request.send().await.map_err(|e| CallFailure::Network(describe(&e)))?;
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return (Err(CallFailure::Network(describe(&e))), None),
+    };
     let status = response.status();
-    let error_type_header = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = read_body(response).await?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (error_type_header, server_date) = (header("x-amzn-errortype"), header("date"));
+    let body = match read_body(response).await {
+        Ok(body) => body,
+        Err(failure) => return (Err(failure), server_date),
+    };
     if status.is_success() {
-        return Ok(body);
+        return (Ok(body), server_date);
     }
     let (code, message) = wire::parse_error(&body, error_type_header.as_deref());
-    Err(CallFailure::Service {
+    let failure = CallFailure::Service {
         status: status.as_u16(),
         code,
         message,
-    })
+    };
+    (Err(failure), server_date)
 }
 
 /// The HTTP client of every call: rustls, no redirects (a redirected signed

@@ -1,5 +1,6 @@
 //! SigV4 signing of one request with `aws-sigv4`: the headers to send,
-//! `Authorization`, `X-Amz-Date` and `X-Amz-Security-Token` included.
+//! `Authorization`, `X-Amz-Date` and `X-Amz-Security-Token` included, at
+//! the time the caller gives (the device's clock, corrected for skew).
 
 use std::time::SystemTime;
 
@@ -17,6 +18,7 @@ pub(crate) fn sign(
     api: &Api,
     credentials: &AwsCredentials,
     body: &[u8],
+    time: SystemTime,
 ) -> Result<Vec<(String, String)>, String> {
     let identity: Identity = aws_credential_types::Credentials::new(
         &credentials.access_key_id,
@@ -30,7 +32,7 @@ pub(crate) fn sign(
         .identity(&identity)
         .region(region)
         .name(api.signing_name)
-        .time(SystemTime::now())
+        .time(time)
         .settings(SigningSettings::default())
         .build()
         .map_err(|e| e.to_string())?

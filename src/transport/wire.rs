@@ -1,13 +1,14 @@
 //! Request and response bodies on the wire. Each service API is one [`Api`]
-//! value: its signing name, target, content type, encoder and decoder, so a
-//! second sink (Firehose PutRecordBatch) is one more value, not a copy of the
-//! recorder.
+//! value: its signing name, target, content type, encoder and decoder; the
+//! recorder picks one by service and encoding ([`api`]), and nothing else in
+//! it knows which service it talks to.
 
 use serde::{Deserialize, Serialize};
 
 use super::cbor;
 use crate::config::WireFormat;
-use crate::submission::EntryResult;
+use crate::service::Service;
+use crate::submission::{EntryResult, StoredRecord};
 
 /// One batch-put API of one service.
 pub(crate) struct Api {
@@ -16,8 +17,6 @@ pub(crate) struct Api {
     pub endpoint_prefix: &'static str,
     pub target: &'static str,
     pub content_type: &'static str,
-    /// Whether the service's consumers read KPL aggregated records.
-    pub reads_aggregates: bool,
     pub encode: fn(&str, &[WireRecord<'_>]) -> Vec<u8>,
     pub decode: fn(&[u8]) -> Result<Vec<EntryResult>, String>,
 }
@@ -36,7 +35,6 @@ pub(crate) static KINESIS_PUT_RECORDS: Api = Api {
     endpoint_prefix: "kinesis",
     target: "Kinesis_20131202.PutRecords",
     content_type: "application/x-amz-json-1.1",
-    reads_aggregates: true,
     encode: encode_put_records,
     decode: decode_put_records,
 };
@@ -47,16 +45,27 @@ pub(crate) static KINESIS_PUT_RECORDS_CBOR: Api = Api {
     endpoint_prefix: "kinesis",
     target: "Kinesis_20131202.PutRecords",
     content_type: "application/x-amz-cbor-1.1",
-    reads_aggregates: true,
     encode: encode_put_records_cbor,
     decode: decode_put_records_cbor,
 };
 
-/// The PutRecords API in the configured encoding.
-pub(crate) fn put_records(format: WireFormat) -> &'static Api {
-    match format {
-        WireFormat::Json => &KINESIS_PUT_RECORDS,
-        WireFormat::Cbor => &KINESIS_PUT_RECORDS_CBOR,
+/// Amazon Data Firehose PutRecordBatch, JSON 1.1 (Firehose speaks no CBOR).
+pub(crate) static FIREHOSE_PUT_RECORD_BATCH: Api = Api {
+    signing_name: "firehose",
+    endpoint_prefix: "firehose",
+    target: "Firehose_20150804.PutRecordBatch",
+    content_type: "application/x-amz-json-1.1",
+    encode: encode_put_record_batch,
+    decode: decode_put_record_batch,
+};
+
+/// The batch API of `service` in the configured encoding (the configuration's
+/// validation keeps CBOR to the services that speak it).
+pub(crate) fn api(service: Service, format: WireFormat) -> &'static Api {
+    match (service, format) {
+        (Service::KinesisDataStreams, WireFormat::Json) => &KINESIS_PUT_RECORDS,
+        (Service::KinesisDataStreams, WireFormat::Cbor) => &KINESIS_PUT_RECORDS_CBOR,
+        (Service::Firehose, _) => &FIREHOSE_PUT_RECORD_BATCH,
     }
 }
 
@@ -110,48 +119,88 @@ fn encode_put_records(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     body
 }
 
-/// Output fields are all optional: some servers send explicit `null`s.
+/// Written out by hand, which the mobile library's size budget prefers to a
+/// second serializer: delivery stream names are `[a-zA-Z0-9_.-]` (checked
+/// at save) and base64 is plain ASCII, so nothing needs escaping.
+fn encode_put_record_batch(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
+    use base64::Engine as _;
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let data: usize = records.iter().map(|r| r.data.len().div_ceil(3) * 4 + 12).sum();
+    let mut body = Vec::with_capacity(data + stream.len() + 40);
+    body.extend_from_slice(b"{\"DeliveryStreamName\":\"");
+    body.extend_from_slice(stream.as_bytes());
+    body.extend_from_slice(b"\",\"Records\":[");
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{\"Data\":\"");
+        let start = body.len();
+        body.resize(start + record.data.len().div_ceil(3) * 4, 0);
+        engine
+            .encode_slice(record.data, &mut body[start..])
+            .expect("the buffer has the encoded length");
+        body.extend_from_slice(b"\"}");
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// The answer of PutRecords (`Records`, entries with a `SequenceNumber`) and
+/// of PutRecordBatch (`RequestResponses`, entries with a `RecordId`): the
+/// same shape under other names, read by one decoder. Output fields are all
+/// optional: some servers send explicit `null`s.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct PutRecordsOutput<'a> {
-    #[serde(borrow)]
-    records: Option<Vec<PutRecordsResultEntry<'a>>>,
+struct BatchOutput<'a> {
+    #[serde(borrow, alias = "RequestResponses")]
+    records: Option<Vec<BatchResultEntry<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct PutRecordsResultEntry<'a> {
+struct BatchResultEntry<'a> {
     /// Only its presence matters; borrowed from the body, so reading 500 of
     /// them allocates nothing.
-    #[serde(borrow)]
+    #[serde(borrow, alias = "RecordId")]
     sequence_number: Option<std::borrow::Cow<'a, str>>,
     error_code: Option<String>,
     error_message: Option<String>,
 }
 
 fn decode_put_records(body: &[u8]) -> Result<Vec<EntryResult>, String> {
-    let output: PutRecordsOutput<'_> =
-        serde_json::from_slice(body).map_err(|e| format!("PutRecords response is not valid JSON: {e}"))?;
-    let entries = output.records.ok_or("PutRecords response has no Records")?;
+    decode_json_batch(body, "PutRecords", "Records")
+}
+
+fn decode_put_record_batch(body: &[u8]) -> Result<Vec<EntryResult>, String> {
+    decode_json_batch(body, "PutRecordBatch", "RequestResponses")
+}
+
+/// `field` names the results array in messages (`Records`, `RequestResponses`).
+fn decode_json_batch(body: &[u8], api: &str, field: &str) -> Result<Vec<EntryResult>, String> {
+    let output: BatchOutput<'_> =
+        serde_json::from_slice(body).map_err(|e| format!("{api} response is not valid JSON: {e}"))?;
+    let entries = output.records.ok_or_else(|| format!("{api} response has no {field}"))?;
     entries
         .into_iter()
         .map(|entry| entry_result(entry.error_code, entry.error_message, entry.sequence_number.is_some()))
         .collect()
 }
 
-/// One result entry: an error code means rejected, a sequence number accepted.
+/// One result entry: an error code means rejected, an id (sequence number
+/// or record id) accepted.
 fn entry_result(
     error_code: Option<String>,
     error_message: Option<String>,
-    has_sequence_number: bool,
+    has_id: bool,
 ) -> Result<EntryResult, String> {
-    match (error_code, has_sequence_number) {
+    match (error_code, has_id) {
         (Some(code), _) => Ok(EntryResult::Rejected {
             code,
             message: error_message.unwrap_or_default(),
         }),
         (None, true) => Ok(EntryResult::Accepted),
-        (None, false) => Err("a PutRecords result has neither SequenceNumber nor ErrorCode".to_owned()),
+        (None, false) => Err("a result entry has neither an id nor an ErrorCode".to_owned()),
     }
 }
 
@@ -229,6 +278,45 @@ pub(crate) fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Opti
         .or_else(|| xml_element(&text, "Message").map(str::to_owned))
         .unwrap_or_else(|| text.chars().take(200).collect());
     (code, message)
+}
+
+/// `message` without the partition keys (and explicit hash keys) of
+/// `records`, nor the values services quote back (`Value '...' at
+/// 'records.1.member.partitionKey' failed to satisfy constraint`): keys are
+/// often user ids, and service messages end up in logs, events and stats.
+/// Keys shorter than four characters are left alone (they would garble the
+/// message and say little).
+pub(crate) fn redact_keys<'a>(message: &str, records: impl IntoIterator<Item = &'a StoredRecord>) -> String {
+    const REDACTED: &str = "<redacted>";
+    let mut text = String::with_capacity(message.len());
+    // Quoted values first: `Value '...'` / `value "..."`.
+    let mut rest = message;
+    while let Some(at) = rest.find("alue ").filter(|&at| at > 0) {
+        let (head, tail) = rest.split_at(at + 5);
+        text.push_str(head);
+        rest = tail;
+        let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+            continue;
+        };
+        let Some(end) = rest[1..].find(quote) else {
+            continue;
+        };
+        text.push(quote);
+        text.push_str(REDACTED);
+        text.push(quote);
+        rest = &rest[end + 2..];
+    }
+    text.push_str(rest);
+    for key in records
+        .into_iter()
+        .flat_map(|r| std::iter::once(r.partition_key.as_str()).chain(r.explicit_hash_key.as_deref()))
+        .filter(|key| key.chars().count() >= 4)
+    {
+        if text.contains(key) {
+            text = text.replace(key, REDACTED);
+        }
+    }
+    text
 }
 
 fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
@@ -330,6 +418,69 @@ mod tests {
     }
 
     #[test]
+    fn encodes_put_record_batch_without_keys() {
+        let records = [
+            record(b"a\n", "", None),
+            record(&[0, 0xff], "", None),
+            record(b"xyz", "", None),
+            record(&[7], "", None),
+        ];
+        let body = encode_put_record_batch("d-1.x_y", &records);
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"DeliveryStreamName": "d-1.x_y", "Records": [
+                {"Data": "YQo="}, {"Data": "AP8="}, {"Data": "eHl6"}, {"Data": "Bw=="}
+            ]})
+        );
+    }
+
+    #[test]
+    fn decodes_put_record_batch_answers() {
+        let body = br#"{"FailedPutCount":2,"Encrypted":false,"RequestResponses":[
+            {"RecordId":"r1"},
+            {"ErrorCode":"ServiceUnavailableException","ErrorMessage":"slow down"},
+            {"RecordId":null,"ErrorCode":"InternalFailure","ErrorMessage":null}]}"#;
+        assert_eq!(
+            decode_put_record_batch(body).unwrap(),
+            vec![
+                EntryResult::Accepted,
+                EntryResult::Rejected {
+                    code: "ServiceUnavailableException".into(),
+                    message: "slow down".into()
+                },
+                EntryResult::Rejected {
+                    code: "InternalFailure".into(),
+                    message: String::new()
+                }
+            ]
+        );
+        for body in [&br#"{"FailedPutCount":0}"#[..], br#"{"RequestResponses":[{}]}"#, b"[]"] {
+            let error = decode_put_record_batch(body).unwrap_err();
+            assert!(!error.is_empty(), "{:?}", String::from_utf8_lossy(body));
+        }
+        assert!(decode_put_record_batch(b"{").unwrap_err().contains("PutRecordBatch"));
+    }
+
+    #[test]
+    fn each_service_has_its_api() {
+        let firehose = api(Service::Firehose, WireFormat::Json);
+        assert_eq!(
+            (firehose.signing_name, firehose.endpoint_prefix, firehose.target),
+            ("firehose", "firehose", "Firehose_20150804.PutRecordBatch")
+        );
+        assert_eq!(firehose.content_type, "application/x-amz-json-1.1");
+        assert_eq!(
+            api(Service::KinesisDataStreams, WireFormat::Json).target,
+            "Kinesis_20131202.PutRecords"
+        );
+        assert_eq!(
+            api(Service::KinesisDataStreams, WireFormat::Cbor).content_type,
+            "application/x-amz-cbor-1.1"
+        );
+    }
+
+    #[test]
     fn refuses_unusable_bodies() {
         for body in [
             &b""[..],
@@ -341,6 +492,31 @@ mod tests {
         ] {
             assert!(decode_put_records(body).is_err(), "{:?}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn service_messages_lose_the_keys_they_echo() {
+        let stored = |key: &str, hash: Option<&str>| StoredRecord {
+            id: 1,
+            partition_key: key.into(),
+            key_generated: false,
+            explicit_hash_key: hash.map(Into::into),
+            data: vec![1],
+            size: 0,
+            attempts: 0,
+        };
+        let records = [stored("user-4711@example.com", Some("12345678")), stored("ab", None)];
+        let message = "1 validation error detected: Value 'user-4711@example.com' at \
+            'records.1.member.partitionKey' failed to satisfy constraint; hash key 12345678; \
+            value \"something else\" too, and key ab";
+        let redacted = redact_keys(message, &records);
+        assert_eq!(
+            redacted,
+            "1 validation error detected: Value '<redacted>' at 'records.1.member.partitionKey' failed to \
+             satisfy constraint; hash key <redacted>; value \"<redacted>\" too, and key ab"
+        );
+        assert_eq!(redact_keys("Value 'unterminated", &records), "Value 'unterminated");
+        assert_eq!(redact_keys("no keys here", &records), "no keys here");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub enum Reply {
     Stall(Duration),
     /// Announce this body's length but send only its first half, then close.
     Truncated(Vec<u8>),
+    /// The inner reply with these extra headers (a `Date`, say).
+    WithHeaders(Vec<(&'static str, String)>, Box<Reply>),
 }
 
 type Handler = dyn Fn(&HttpRequest) -> Reply + Send + Sync;
@@ -119,7 +121,15 @@ fn serve(stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let (status, content_type, body, cut) = match handler(&request) {
+        let mut reply = handler(&request);
+        let mut extra_headers = String::new();
+        while let Reply::WithHeaders(headers, inner) = reply {
+            for (name, value) in headers {
+                extra_headers.push_str(&format!("{name}: {value}\r\n"));
+            }
+            reply = *inner;
+        }
+        let (status, content_type, body, cut) = match reply {
             Reply::Json(status, json) => (
                 status,
                 "application/x-amz-json-1.1",
@@ -134,10 +144,11 @@ fn serve(stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
                 return;
             }
             Reply::Truncated(body) => (200, "application/x-amz-json-1.1", body.into(), true),
+            Reply::WithHeaders(..) => unreachable!("unwrapped above"),
         };
         let reason = if (200..300).contains(&status) { "OK" } else { "Error" };
         let mut response = format!(
-            "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: loopback\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: loopback\r\n{extra_headers}\r\n",
             body.len()
         )
         .into_bytes();

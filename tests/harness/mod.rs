@@ -26,6 +26,7 @@ pub fn cli_command(args: &[&str]) -> Command {
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_KINESIS")
         .env_remove("AWS_ENDPOINT_URL_COGNITO_IDENTITY")
+        .env_remove("AWS_ENDPOINT_URL_FIREHOSE")
         .env_remove("KINESIS_RECORDER_LOG");
     command
 }

@@ -49,6 +49,15 @@ impl Server {
         )
     }
 
+    /// moto, signatures unchecked (Kinesis, Firehose with S3, ...).
+    pub fn moto() -> Server {
+        Server::spawn(
+            Command::new("bash")
+                .arg(format!("{REPO}/tests/servers/moto.sh"))
+                .arg("0"),
+        )
+    }
+
     /// moto with SigV4 verification on; its banner holds the keys it accepts.
     pub fn moto_verifying_sigv4() -> Server {
         Server::spawn(

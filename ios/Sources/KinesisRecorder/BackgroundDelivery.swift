@@ -82,6 +82,11 @@ final class BackgroundDelivery: @unchecked Sendable {
     /// Name of the extra time asked for when the app leaves the screen.
     static let flushTaskName = "KinesisRecorder.flush"
 
+    /// How long the submission may take when the app leaves the screen: iOS
+    /// gives about 30 s of extra time, and the flush and the task request
+    /// come first. Records not delivered by then wait for the task.
+    static let leavingSubmitDeadline: TimeInterval = 25
+
     /// Without a scheduler: only the flush in the extra background time.
     init(recorder: KinesisRecorder, backgroundTime: BackgroundTimeProvider?) {
         self.recorder = recorder
@@ -163,7 +168,7 @@ final class BackgroundDelivery: @unchecked Sendable {
                 // Ask for the task before submitting: the app may be
                 // suspended in the middle of the submission.
                 scheduleIfPending()
-                return try await recorder.submitAllRecords()
+                return try await recorder.submit(within: Self.leavingSubmitDeadline)
             }
             if case let .finished(.success(report)) = outcome, report.recordsRemaining == 0 {
                 cancelTaskRequest()
@@ -198,12 +203,12 @@ final class BackgroundDelivery: @unchecked Sendable {
             }
         }
         Task.detached(priority: .utility) { [self] in
-            // Issue 9 adds a caller-set deadline to submit_all_records: pass
-            // the task's remaining time here so the core itself stops between
-            // requests; the wait stays bounded by the expiration either way.
+            // The system says nothing of a processing task's time: the core
+            // stops by its default deadline (60 s) and the records left ask
+            // for another task; the expiration bounds the wait either way.
             let outcome = await wait.run { [self] in
                 try recorder.flush()
-                return try await recorder.submitAllRecords()
+                return try await recorder.submit()
             }
             guard case let .finished(result) = outcome else { return }
             completion.run {

@@ -9,23 +9,42 @@ extension KinesisRecorder {
     /// - Parameters:
     ///   - databasePath: the SQLite file; see `RecorderConfig.defaultDatabasePath()`.
     ///   - region: the AWS region, e.g. `"eu-west-1"`.
+    ///   - service: where records go: Kinesis Data Streams (the default) or
+    ///     Firehose. A store file belongs to one service.
     ///   - credentials: where signing credentials come from.
     ///   - configure: changes to the core's default configuration.
     public convenience init(
         databasePath: String,
         region: String,
+        service: Service = .kinesisDataStreams,
         credentials: CredentialsProvider,
         configure: (inout RecorderConfig) -> Void = { _ in }
     ) throws {
         try self.init(
-            config: RecorderConfig(databasePath: databasePath, region: region, configure),
+            config: RecorderConfig(databasePath: databasePath, region: region, service: service, configure),
             credentials: credentials
+        )
+    }
+
+    /// A Firehose recorder: records go to delivery streams with
+    /// `PutRecordBatch`, without partition keys, within Firehose's limits. Its
+    /// store defaults to `RecorderConfig.defaultDatabasePath(for: .firehose)`,
+    /// beside the Kinesis recorder's.
+    public static func firehose(
+        region: String,
+        credentials: CredentialsProvider,
+        databasePath: String? = nil,
+        configure: (inout RecorderConfig) -> Void = { _ in }
+    ) throws -> KinesisRecorder {
+        try KinesisRecorder(
+            databasePath: databasePath ?? RecorderConfig.defaultDatabasePath(for: .firehose),
+            region: region, service: .firehose, credentials: credentials, configure: configure
         )
     }
 
     /// Validates and queues a record: no disk or network I/O on the calling
     /// thread, so the main actor may call it. A `nil` partition key becomes a
-    /// random UUID.
+    /// random UUID (Firehose records take none).
     ///
     /// - Throws: `RecorderError.InvalidInput` (nothing stored), `.StorageFull`,
     ///   `.Overloaded` (try again shortly), `.ShutDown`.
@@ -60,22 +79,25 @@ extension KinesisRecorder {
         try save(try encoder.encode(value), to: streamName, partitionKey: partitionKey)
     }
 
-    /// Submits everything pending and returns what happened; the work runs on
-    /// the recorder's own thread. Per-stream failures (stream not found,
-    /// access denied, credentials unavailable, network) are in
-    /// `SubmitReport.errors`; the records stay.
+    /// Submits everything pending and returns what happened, by `deadline`
+    /// (seconds) at the latest; the work runs on the recorder's own thread.
+    /// The streams take turns, one batch each; what is not delivered by the
+    /// deadline stays pending (`SubmitReport.deadlineReached`). Per-stream
+    /// failures (stream not found, access denied, credentials unavailable,
+    /// network) are in `SubmitReport.errors`; the records stay. A deadline of
+    /// 0 or less throws `RecorderError.InvalidInput`.
     @discardableResult
-    public func submit() async throws -> SubmitReport {
-        try await submitAllRecords()
+    public func submit(within deadline: TimeInterval = 60) async throws -> SubmitReport {
+        try await submitAllRecordsWithin(deadline: max(deadline, 0))
     }
 
-    /// Commits queued saves to disk, then submits. What an app does when it
-    /// goes to the background. Runs the blocking `flush()` off the caller's
-    /// thread.
+    /// Commits queued saves to disk, then submits within `deadline` seconds.
+    /// What an app does when it goes to the background (iOS gives about
+    /// 30 s). Runs the blocking `flush()` off the caller's thread.
     @discardableResult
-    public func flushAndSubmit() async throws -> SubmitReport {
+    public func flushAndSubmit(within deadline: TimeInterval = 60) async throws -> SubmitReport {
         try await Task.detached(priority: .utility) { [self] in try self.flush() }.value
-        return try await submitAllRecords()
+        return try await submit(within: deadline)
     }
 
     /// The recorder's events as an `AsyncStream`.
@@ -94,8 +116,9 @@ extension KinesisRecorder {
         return stream
     }
 
-    /// Installs a closure as the listener. It runs on the recorder's
-    /// background threads: return quickly.
+    /// Installs a closure as the listener. It runs on the recorder's event
+    /// thread, one event at a time, in order; it may call the recorder back
+    /// (`flush()`, `stats()`, `submit()`, `deleteAllRecords()`).
     public func setListener(_ onEvent: @escaping @Sendable (RecorderEvent) -> Void) {
         setListener(listener: ClosureListener(onEvent))
     }

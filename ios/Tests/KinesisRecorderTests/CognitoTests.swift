@@ -5,7 +5,8 @@ import FoundationNetworking
 import XCTest
 @testable import KinesisRecorder
 
-/// moto (tests/servers/moto.sh): Kinesis and Cognito Identity on one port.
+/// moto (tests/servers/moto.sh): Kinesis, Cognito Identity, and Firehose with S3, on one port;
+/// one server for the Cognito and Firehose tests.
 ///
 /// `MOTO_ENDPOINT` (set by bindings/swift-test.sh, which starts moto on the
 /// host when the tests run in a chroot without Python) wins; otherwise the

@@ -198,8 +198,8 @@ final class SubmissionTests: XCTestCase {
             return false
         }
         XCTAssertNotNil(failure, "SubmissionFailed(willRetry: true) event; got \(events.values)")
-        XCTAssertTrue(try recorder.stats().streams.first { $0.streamName == stream }?.lastError?
-            .contains("not signed in yet") == true)
+        // A credentials failure concerns the account, not the stream: every stream waits.
+        XCTAssertTrue(try recorder.stats().accountError?.contains("not signed in yet") == true)
 
         // Credentials arrive: the same records go out.
         available.append(true)
@@ -318,5 +318,26 @@ final class SubmissionTests: XCTestCase {
         XCTAssertEqual(report.recordsRemaining, 1)
         XCTAssertEqual(report.errors.count, 1)
         XCTAssertEqual(try recorder.stats().pendingRecords, 1)
+    }
+
+    func testSubmitReturnsByItsDeadlineAndKeepsTheRest() async throws {
+        // Nothing listens: without a deadline the call retries for seconds.
+        let recorder = try makeRecorder { $0.endpoint = "http://127.0.0.1:9" }
+        for i in 0..<3 {
+            try recorder.save("kept \(i)", to: "stream")
+        }
+        let start = Date()
+        let report = try await recorder.submit(within: 0.5)
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertLessThan(elapsed, 1.5)
+        XCTAssertTrue(report.deadlineReached, "\(report)")
+        XCTAssertEqual(report.recordsRemaining, 3)
+        XCTAssertEqual(try recorder.stats().pendingRecords, 3)
+        do {
+            _ = try await recorder.submit(within: 0)
+            XCTFail("a zero deadline was accepted")
+        } catch let RecorderError.InvalidInput(reason) {
+            XCTAssertTrue(reason.contains("deadline"), reason)
+        }
     }
 }

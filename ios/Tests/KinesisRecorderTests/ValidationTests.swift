@@ -30,7 +30,7 @@ final class ValidationTests: XCTestCase {
     }
 
     func testDefaultsComeFromTheCore() {
-        let fromCore = defaultRecorderConfig(databasePath: "/tmp/x.db", region: "eu-west-1")
+        let fromCore = defaultRecorderConfig(databasePath: "/tmp/x.db", region: "eu-west-1", service: .kinesisDataStreams)
         XCTAssertEqual(RecorderConfig(databasePath: "/tmp/x.db", region: "eu-west-1"), fromCore)
         let changed = RecorderConfig(databasePath: "/tmp/x.db", region: "eu-west-1") {
             $0.maxStorageBytes = 42 * 1024 * 1024

@@ -78,6 +78,9 @@ struct StoreBinding {
     file: IdentityFile,
     /// With the recorder's request timeout.
     client: reqwest::Client,
+    /// The recorder's request timeout, which also bounds the app's logins
+    /// callback (it may hang like any credentials provider).
+    timeout: Duration,
 }
 
 #[derive(Default)]
@@ -170,6 +173,7 @@ impl CognitoCredentialsProvider {
             let _first_wins = self.store.set(StoreBinding {
                 file: IdentityFile::next_to(database_path),
                 client: http_client(timeout)?,
+                timeout,
             });
         }
         Ok(())
@@ -185,7 +189,18 @@ impl CognitoCredentialsProvider {
         let Some(provider) = &self.logins else {
             return Ok(Logins::new());
         };
-        provider.logins().await.map_err(|error| {
+        let timeout = self.store.get().map_or(DEFAULT_TIMEOUT, |binding| binding.timeout);
+        let logins = tokio::time::timeout(timeout, provider.logins())
+            .await
+            .unwrap_or_else(|_| {
+                Err(RecorderError::Credentials {
+                    reason: format!(
+                        "no answer within {} ms (request_timeout); asked again later",
+                        timeout.as_millis()
+                    ),
+                })
+            });
+        logins.map_err(|error| {
             let reason = match error {
                 RecorderError::Credentials { reason } => reason,
                 other => other.to_string(),
@@ -283,7 +298,8 @@ impl CognitoCredentialsProvider {
             ),
         ];
         let body = serde_json::to_vec(input).expect("serializing plain strings cannot fail");
-        let body = post(client, &self.url, headers, body).await?;
+        // Cognito calls are unsigned: the Date header has nothing to correct.
+        let body = post(client, &self.url, headers, body).await.0?;
         serde_json::from_slice(&body).map_err(|e| CallFailure::Malformed(format!("not the expected JSON: {e}")))
     }
 

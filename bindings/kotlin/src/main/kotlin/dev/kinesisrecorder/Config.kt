@@ -8,13 +8,16 @@ import dev.kinesisrecorder.ffi.CredentialsProvider
 import dev.kinesisrecorder.ffi.KinesisRecorder
 import dev.kinesisrecorder.ffi.RecorderConfig
 import dev.kinesisrecorder.ffi.RecorderException
+import dev.kinesisrecorder.ffi.Service
 import dev.kinesisrecorder.ffi.defaultRecorderConfig
 
 /**
- * The core's default configuration for [databasePath] and [region], changed by [configure].
+ * The core's default configuration for [databasePath] and [region] (Kinesis Data Streams),
+ * changed by [configure].
  *
  * The defaults come from the Rust core (`defaultRecorderConfig`); nothing is restated here, so
- * only the fields you set differ:
+ * only the fields you set differ. They follow the service (Firehose: 1,000 KiB records, 4 MiB
+ * requests), so choose it with the overload that takes one rather than in [configure]:
  *
  * ```
  * val config = recorderConfig(file.path, "eu-west-1") {
@@ -22,6 +25,7 @@ import dev.kinesisrecorder.ffi.defaultRecorderConfig
  *     whenFull = WhenFull.REJECT_NEW
  *     submitInterval = Duration.ofSeconds(10)
  * }
+ * val firehose = recorderConfig(other.path, "eu-west-1", Service.FIREHOSE) { newlineDelimited = true }
  * ```
  *
  * Values are checked when the recorder is created (`RecorderException.InvalidInput` names the
@@ -31,11 +35,19 @@ fun recorderConfig(
     databasePath: String,
     region: String,
     configure: RecorderConfig.() -> Unit = {},
-): RecorderConfig = defaultRecorderConfig(databasePath, region).apply(configure)
+): RecorderConfig = recorderConfig(databasePath, region, Service.KINESIS_DATA_STREAMS, configure)
+
+/** The core's default configuration of [service] (its limits included), changed by [configure]. */
+fun recorderConfig(
+    databasePath: String,
+    region: String,
+    service: Service,
+    configure: RecorderConfig.() -> Unit = {},
+): RecorderConfig = defaultRecorderConfig(databasePath, region, service).apply(configure)
 
 /**
- * Opens (or creates) the store at [databasePath] and starts the recorder, with the core's
- * defaults changed by [configure].
+ * Opens (or creates) the store at [databasePath] and starts the recorder (Kinesis Data Streams),
+ * with the core's defaults changed by [configure].
  *
  * Opening touches the SQLite file (milliseconds): call it once at start-up, off the UI thread if
  * you can. Close the recorder (`use {}` or `close()`) when done: that commits queued saves and
@@ -46,7 +58,8 @@ fun recorderConfig(
  * JNA. After `close()` a save throws [RecorderException.ShutDown]; every other call throws
  * `IllegalStateException`.
  *
- * @throws RecorderException.InvalidInput for a bad configuration value.
+ * @throws RecorderException.InvalidInput for a bad configuration value, or a store of the other
+ *   service.
  * @throws RecorderException.StorageFailure when the file is not a usable store (see
  *   `moveAsideStore`).
  */
@@ -56,4 +69,18 @@ fun KinesisRecorder(
     region: String,
     credentials: CredentialsProvider,
     configure: RecorderConfig.() -> Unit = {},
-): KinesisRecorder = JniKinesisRecorder(recorderConfig(databasePath, region, configure), credentials)
+): KinesisRecorder = KinesisRecorder(databasePath, region, credentials, Service.KINESIS_DATA_STREAMS, configure)
+
+/**
+ * Like the recorder above, for [service]: `Service.FIREHOSE` sends to Firehose delivery streams
+ * (`PutRecordBatch`, no partition keys). A store file belongs to one service: give each recorder
+ * its own file.
+ */
+@Throws(RecorderException::class)
+fun KinesisRecorder(
+    databasePath: String,
+    region: String,
+    credentials: CredentialsProvider,
+    service: Service,
+    configure: RecorderConfig.() -> Unit = {},
+): KinesisRecorder = JniKinesisRecorder(recorderConfig(databasePath, region, service, configure), credentials)

@@ -25,6 +25,7 @@ import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.coroutines.cancellation.CancellationException
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
+import kotlin.time.toJavaDuration
 
 /** Saves [data] with a random partition key (records spread evenly over the shards). */
 @Throws(RecorderException::class)
@@ -42,6 +43,17 @@ fun KinesisRecorderInterface.saveRecord(data: String, streamName: String, partit
 /** [KinesisRecorderInterface.flush] (waits for the disk) on [Dispatchers.IO]. */
 @Throws(RecorderException::class)
 suspend fun KinesisRecorderInterface.awaitFlush(): Unit = withContext(Dispatchers.IO) { flush() }
+
+/**
+ * Submits everything pending and returns by [deadline] at the latest: the streams take turns, one
+ * batch each, and what is not delivered by then stays pending (`SubmitReport.deadlineReached`).
+ * What an app calls when it goes to the background, with the time the system gives it.
+ * `submitAllRecords()` has a 60 s deadline. A zero or negative deadline is
+ * [RecorderException.InvalidInput].
+ */
+@Throws(RecorderException::class)
+suspend fun KinesisRecorderInterface.submitAllRecords(deadline: Duration): SubmitReport =
+    submitAllRecordsWithin(if (deadline.isPositive()) deadline.toJavaDuration() else java.time.Duration.ZERO)
 
 /**
  * Fire-and-forget submission: asks the recorder's own thread to submit everything pending and

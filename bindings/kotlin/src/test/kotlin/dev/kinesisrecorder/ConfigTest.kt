@@ -1,5 +1,6 @@
 package dev.kinesisrecorder
 
+import dev.kinesisrecorder.ffi.Service
 import dev.kinesisrecorder.ffi.WhenFull
 import dev.kinesisrecorder.ffi.defaultRecorderConfig
 import org.junit.jupiter.api.Test
@@ -10,7 +11,7 @@ import kotlin.test.assertNotSame
 class ConfigTest {
     @Test
     fun `the DSL starts from the core's defaults and changes only what it sets`() {
-        val defaults = defaultRecorderConfig("/data/records.sqlite", "eu-west-1")
+        val defaults = defaultRecorderConfig("/data/records.sqlite", "eu-west-1", Service.KINESIS_DATA_STREAMS)
         assertEquals(defaults, recorderConfig("/data/records.sqlite", "eu-west-1"))
 
         val changed = recorderConfig("/data/records.sqlite", "eu-west-1") {

@@ -2,6 +2,7 @@ package dev.kinesisrecorder
 
 import dev.kinesisrecorder.ffi.DropReason
 import dev.kinesisrecorder.ffi.RecorderEvent
+import dev.kinesisrecorder.ffi.RecorderException
 import dev.kinesisrecorder.ffi.RecorderListener
 import dev.kinesisrecorder.support.Kinesalite
 import dev.kinesisrecorder.support.testRecorder
@@ -100,6 +101,51 @@ class EventsTest {
             recorder.setListener(null)
         }
         assertEquals(4, Kinesalite.admin.readAll(stream).size)
+    }
+
+    @Test
+    fun `a listener that calls back into the recorder neither deadlocks nor overloads saves`() {
+        val stream = Kinesalite.newStream("kt-reentrant")
+        // A queue of about 600 saves (room for a loaded machine's pauses): a listener that held the
+        // writer for its second of sleep (up to 2,000 saves) would overflow it.
+        testRecorder(configure = {
+            notificationByteThreshold = 2_000uL
+            maxRecordBytes = 1024uL
+            maxQueuedBytes = 65_536uL
+        }).use { recorder ->
+            val calls = java.util.Collections.synchronizedList(mutableListOf<String>())
+            recorder.setListener(object : RecorderListener {
+                override fun onEvent(event: RecorderEvent) {
+                    if (event !is RecorderEvent.StorageThresholdCrossed) return
+                    // The natural reaction, from the listener itself: look, send, make room.
+                    recorder.flush()
+                    calls += "stats: ${recorder.stats().pendingRecords} pending"
+                    calls += "submit: ${runBlocking { recorder.submitAllRecords() }.recordsSubmitted}"
+                    calls += "delete: ${recorder.deleteAllRecords()}"
+                    Thread.sleep(1_000) // a slow listener: saves must not pile up behind it
+                }
+            })
+            val saver = java.util.concurrent.Executors.newSingleThreadExecutor()
+            val overloaded = saver.submit<Int> {
+                var overloaded = 0
+                repeat(1_000) { i ->
+                    try {
+                        recorder.saveRecord(ByteArray(100) { 7 }, stream, "k$i")
+                    } catch (e: RecorderException.Overloaded) {
+                        overloaded++
+                    }
+                    Thread.sleep(0, 500_000)
+                }
+                recorder.flush()
+                overloaded
+            }.get(60, java.util.concurrent.TimeUnit.SECONDS) // a deadlock fails here
+            saver.shutdown()
+            assertEquals(0, overloaded, "saves failed with Overloaded behind a re-entrant listener")
+            assertTrue(calls.any { it.startsWith("submit") } && calls.any { it.startsWith("delete") }, "$calls")
+            val stats = recorder.stats()
+            assertEquals(1_000uL, stats.recordsSubmitted + stats.recordsDroppedDeleted + stats.pendingRecords, "$stats")
+            recorder.setListener(null)
+        }
     }
 
     @Test

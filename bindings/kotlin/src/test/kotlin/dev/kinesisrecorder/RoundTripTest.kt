@@ -1,5 +1,6 @@
 package dev.kinesisrecorder
 
+import dev.kinesisrecorder.ffi.RecorderException
 import dev.kinesisrecorder.support.Kinesalite
 import dev.kinesisrecorder.support.StoredRecord
 import dev.kinesisrecorder.support.testRecorder
@@ -14,7 +15,10 @@ import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
 import kotlin.random.Random
 import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
 
 /** Save from many threads and coroutines, submit to kinesalite, read back and compare bytes. */
 @Timeout(120)
@@ -156,5 +160,21 @@ class RoundTripTest {
             assertEquals(15uL, recorder.stats().recordsSubmitted)
         }
         assertEquals(15, Kinesalite.admin.readAll(stream).size)
+    }
+
+    @Test
+    fun `a submit returns by its deadline and keeps what it could not send`(): Unit = runBlocking {
+        // Nothing listens on port 1: without a deadline the call would retry for seconds.
+        testRecorder(endpoint = "http://127.0.0.1:1").use { recorder ->
+            repeat(3) { recorder.saveRecord("d $it", "kt-deadline", "k") }
+            val start = System.nanoTime()
+            val report = recorder.submitAllRecords(500.milliseconds)
+            val elapsedMs = (System.nanoTime() - start) / 1_000_000
+            assertTrue(elapsedMs < 1_500, "returned after $elapsedMs ms")
+            assertTrue(report.deadlineReached, "$report")
+            assertEquals(3uL, report.recordsRemaining)
+            assertEquals(3uL, recorder.stats().pendingRecords)
+            assertFailsWith<RecorderException.InvalidInput> { recorder.submitAllRecords(Duration.ZERO) }
+        }
     }
 }

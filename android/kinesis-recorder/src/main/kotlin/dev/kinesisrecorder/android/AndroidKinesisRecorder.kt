@@ -12,6 +12,7 @@ import dev.kinesisrecorder.ffi.RecorderConfig
 import dev.kinesisrecorder.ffi.RecorderEvent
 import dev.kinesisrecorder.ffi.RecorderException
 import dev.kinesisrecorder.ffi.RecorderListener
+import dev.kinesisrecorder.ffi.Service
 import dev.kinesisrecorder.ffi.SubmitReport
 import dev.kinesisrecorder.recorderConfig
 import kotlinx.coroutines.CoroutineScope
@@ -135,6 +136,9 @@ class AndroidKinesisRecorder internal constructor(
     override suspend fun submitAllRecords(): SubmitReport =
         recorder.submitAllRecords().also { report -> background?.afterSubmission(report) }
 
+    override suspend fun submitAllRecordsWithin(deadline: java.time.Duration): SubmitReport =
+        recorder.submitAllRecordsWithin(deadline).also { report -> background?.afterSubmission(report) }
+
     /**
      * Commits queued saves on a background thread, schedules the delivery job if records wait
      * ([AndroidOptions.backgroundDelivery]), then submits; once the store is empty the job is
@@ -201,6 +205,9 @@ object KinesisRecorderAndroid {
     /** File name of the default store, in [defaultDatabaseFile]'s directory. */
     const val DEFAULT_DATABASE_NAME: String = "records.sqlite"
 
+    /** File name of the default Firehose store ([createFirehose]), beside the Kinesis one. */
+    const val FIREHOSE_DATABASE_NAME: String = "firehose-records.sqlite"
+
     /**
      * The default store: `noBackupFilesDir/kinesis-recorder/records.sqlite`. Persistent (not a
      * cache the system may purge, unlike the AWS iOS recorder's temporary directory), private to
@@ -221,7 +228,8 @@ object KinesisRecorderAndroid {
      *
      * @throws IllegalStateException when [options] ask for background delivery while another
      *   recorder of this process has it.
-     * @throws RecorderException.InvalidInput for a bad configuration value.
+     * @throws RecorderException.InvalidInput for a bad configuration value, or a store of the
+     *   other service.
      * @throws RecorderException.StorageFailure when the file is not a usable store; see
      *   `dev.kinesisrecorder.ffi.moveAsideStore` to move it aside and start a new one.
      */
@@ -235,9 +243,40 @@ object KinesisRecorderAndroid {
         options: AndroidOptions = AndroidOptions(),
         databaseFile: File = defaultDatabaseFile(context),
         configure: RecorderConfig.() -> Unit = {},
+    ): AndroidKinesisRecorder =
+        createFor(Service.KINESIS_DATA_STREAMS, context, region, credentials, options, databaseFile, configure)
+
+    /**
+     * Like [create], for Amazon Data Firehose: records go to delivery streams with
+     * `PutRecordBatch`, without partition keys, within Firehose's limits (the defaults of the
+     * configuration follow them). Its store is [FIREHOSE_DATABASE_NAME], so it runs beside a
+     * Kinesis recorder; one recorder per process delivers in the background, so give the other
+     * one `AndroidOptions(backgroundDelivery = false)`.
+     */
+    @JvmStatic
+    @JvmOverloads
+    @Throws(RecorderException::class)
+    fun createFirehose(
+        context: Context,
+        region: String,
+        credentials: CredentialsProvider,
+        options: AndroidOptions = AndroidOptions(),
+        databaseFile: File = defaultDatabaseFile(context, FIREHOSE_DATABASE_NAME),
+        configure: RecorderConfig.() -> Unit = {},
+    ): AndroidKinesisRecorder =
+        createFor(Service.FIREHOSE, context, region, credentials, options, databaseFile, configure)
+
+    private fun createFor(
+        service: Service,
+        context: Context,
+        region: String,
+        credentials: CredentialsProvider,
+        options: AndroidOptions,
+        databaseFile: File,
+        configure: RecorderConfig.() -> Unit,
     ): AndroidKinesisRecorder {
         databaseFile.parentFile?.mkdirs()
-        val config = recorderConfig(databaseFile.path, region, configure)
+        val config = recorderConfig(databaseFile.path, region, service, configure)
         // Saves go through the direct JNI path (NativeSaves), as with the JVM's KinesisRecorder(...).
         val recorder = JniKinesisRecorder(config, credentials)
         val android = try {
