@@ -680,9 +680,9 @@ fn a_version_3_store_is_upgraded_and_its_records_count_as_keyed() {
         .unwrap();
     assert_eq!(version, schema::CURRENT_VERSION);
     assert_eq!((store.pending_records(), store.pending_bytes()), (2, 44));
-    let mut generated = record("a", b"3", 3);
+    let mut generated = record("a", &[3], 3);
     generated.key_generated = true;
-    store.insert(&[generated, record("a", b"4", 4)], None, 0).unwrap();
+    store.insert(&[generated, record("a", &[4], 4)], None, 0).unwrap();
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(
         batch
