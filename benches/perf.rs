@@ -8,7 +8,8 @@
 //!                                            # CI: the smoke run on the test build
 //!
 //! Options: `--quick`; `--build-cdylib` (row 11: run the release-mobile
-//! cdylib build first instead of only reading the file). Profiling aid:
+//! cdylib build first instead of only reading the file); `--only-aggregation`
+//! (row 13 alone: KPL aggregation on and off). Profiling aid:
 //! `target/release/deps/perf-* __profile_drain 200000` fills a store, prints
 //! the worker's thread id, waits 3 s (attach `perf record -t TID`), drains.
 //!
@@ -50,6 +51,7 @@ struct Sizes {
     ingest: u64,
     per_row_commit: u64,
     drain: u64,
+    aggregation: u64,
     offline_window: Duration,
     idle_window: Duration,
 }
@@ -61,6 +63,7 @@ impl Sizes {
             ingest: 1_000_000,
             per_row_commit: 20_000,
             drain: 200_000,
+            aggregation: 100_000,
             offline_window: Duration::from_secs(60),
             idle_window: Duration::from_secs(60),
         }
@@ -72,6 +75,7 @@ impl Sizes {
             ingest: 50_000,
             per_row_commit: 2_000,
             drain: 10_000,
+            aggregation: 10_000,
             offline_window: Duration::from_secs(2),
             idle_window: Duration::from_secs(2),
         }
@@ -131,6 +135,11 @@ struct ServerStats {
     body_bytes: AtomicU64,
     head_bytes: AtomicU64,
     bad_requests: AtomicU64,
+    /// Per Kinesis record of a JSON request: data + partition key, and the
+    /// units the service bills for it.
+    record_bytes: AtomicU64,
+    put_units: AtomicU64,
+    on_demand_kib: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -142,6 +151,9 @@ struct Snapshot {
     body_bytes: u64,
     head_bytes: u64,
     bad_requests: u64,
+    record_bytes: u64,
+    put_units: u64,
+    on_demand_kib: u64,
 }
 
 impl std::ops::Sub for Snapshot {
@@ -155,6 +167,9 @@ impl std::ops::Sub for Snapshot {
             body_bytes: self.body_bytes - o.body_bytes,
             head_bytes: self.head_bytes - o.head_bytes,
             bad_requests: self.bad_requests - o.bad_requests,
+            record_bytes: self.record_bytes - o.record_bytes,
+            put_units: self.put_units - o.put_units,
+            on_demand_kib: self.on_demand_kib - o.on_demand_kib,
         }
     }
 }
@@ -193,16 +208,48 @@ impl Loopback {
             body_bytes: s.body_bytes.load(Ordering::Relaxed),
             head_bytes: s.head_bytes.load(Ordering::Relaxed),
             bad_requests: s.bad_requests.load(Ordering::Relaxed),
+            record_bytes: s.record_bytes.load(Ordering::Relaxed),
+            put_units: s.put_units.load(Ordering::Relaxed),
+            on_demand_kib: s.on_demand_kib.load(Ordering::Relaxed),
         }
     }
 }
 
 #[derive(serde::Deserialize)]
-struct PutRecordsIn {
+struct PutRecordsIn<'a> {
     #[serde(rename = "StreamName")]
     _stream_name: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "Records")]
-    records: Vec<serde::de::IgnoredAny>,
+    #[serde(rename = "Records", borrow)]
+    records: Vec<EntryIn<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EntryIn<'a> {
+    /// Base64: only its decoded length is counted.
+    #[serde(rename = "Data", borrow)]
+    data: std::borrow::Cow<'a, str>,
+    #[serde(rename = "PartitionKey", borrow)]
+    partition_key: std::borrow::Cow<'a, str>,
+}
+
+/// Provisioned streams bill each record in 25 KB PUT payload units,
+/// on-demand streams by the KB rounded up per record (KB = 1,024 bytes here).
+const PUT_PAYLOAD_UNIT: u64 = 25 * 1024;
+const ON_DEMAND_UNIT: u64 = 1024;
+
+/// Counts the size and billing units of each Kinesis record of a request.
+fn count_billing(records: &[EntryIn], stats: &ServerStats) {
+    let (mut bytes, mut units, mut kib) = (0, 0, 0);
+    for record in records {
+        let padding = record.data.bytes().rev().take_while(|&b| b == b'=').count();
+        let size = (record.data.len() / 4 * 3 - padding + record.partition_key.len()) as u64;
+        bytes += size;
+        units += size.div_ceil(PUT_PAYLOAD_UNIT);
+        kib += size.div_ceil(ON_DEMAND_UNIT);
+    }
+    stats.record_bytes.fetch_add(bytes, Ordering::Relaxed);
+    stats.put_units.fetch_add(units, Ordering::Relaxed);
+    stats.on_demand_kib.fetch_add(kib, Ordering::Relaxed);
 }
 
 fn put_records_response(n: usize) -> Vec<u8> {
@@ -231,9 +278,10 @@ fn answer(request: &HttpRequest, stats: &ServerStats, answers: &Answers) -> Repl
     } else if cbor {
         cbor::count_put_records(&request.body)
     } else {
-        serde_json::from_slice::<PutRecordsIn>(&request.body)
-            .ok()
-            .map(|input| input.records.len())
+        serde_json::from_slice::<PutRecordsIn>(&request.body).ok().map(|input| {
+            count_billing(&input.records, stats);
+            input.records.len()
+        })
     };
     let Some(n) = parsed else {
         stats.bad_requests.fetch_add(1, Ordering::Relaxed);
@@ -288,13 +336,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Saves record `i`; on `Overloaded` (the writer is behind and the queue is
+/// Saves record `i` under `key` (None: the recorder makes one up); on `Overloaded` (the writer is behind and the queue is
 /// at `max_queued_bytes`) it waits a little and saves it again. Returns how
 /// many times it was refused.
-fn save_retrying(recorder: &Recorder, i: u64) -> u64 {
+fn save_retrying(recorder: &Recorder, i: u64, key: Option<String>) -> u64 {
     let mut refused = 0;
     loop {
-        match recorder.save_record(payload(i), STREAM, Some(partition_key(i))) {
+        match recorder.save_record(payload(i), STREAM, key.clone()) {
             Ok(()) => return refused,
             Err(RecorderError::Overloaded { .. }) => {
                 refused += 1;
@@ -870,7 +918,7 @@ fn rows_ingest(report: &mut Report, sizes: Sizes, dir: &Path, null_endpoint: &st
     let mut refused = 0;
     let start = Instant::now();
     for i in 0..n {
-        refused += save_retrying(&recorder, i);
+        refused += save_retrying(&recorder, i, Some(partition_key(i)));
     }
     recorder.flush().unwrap();
     let elapsed = start.elapsed();
@@ -956,7 +1004,7 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
         config.wire_format = wire_format;
         let recorder = Recorder::new(config, credentials()).unwrap();
         for i in 0..n {
-            save_retrying(&recorder, i);
+            save_retrying(&recorder, i, Some(partition_key(i)));
         }
         recorder.flush().unwrap();
         sync_file_systems();
@@ -1132,6 +1180,131 @@ fn rows_drain(report: &mut Report, sizes: Sizes, dir: &Path) {
     ));
 }
 
+/// Row 13: the same records drained with KPL aggregation off and on, to the
+/// same loopback server, unkeyed (the recorder makes the keys up) and then
+/// under 10 keys: what the service would bill and need, and the drain time.
+fn rows_aggregation(report: &mut Report, sizes: Sizes, dir: &Path) {
+    let n = sizes.aggregation;
+    let server = Loopback::start();
+    let rt = runtime();
+    let drain = |name: String, keys: Option<u64>, aggregation: bool| {
+        let mut config = recorder_config(&dir.join(name), &server.endpoint, false);
+        config.aggregation = aggregation;
+        let recorder = Recorder::new(config, credentials()).unwrap();
+        for i in 0..n {
+            save_retrying(&recorder, i, keys.map(|k| format!("key-{}", i % k)));
+        }
+        recorder.flush().unwrap();
+        sync_file_systems();
+        let before = server.snapshot();
+        let start = Instant::now();
+        let submitted = rt.block_on(recorder.submit_all_records()).unwrap();
+        let elapsed = start.elapsed();
+        (submitted, elapsed, server.snapshot() - before)
+    };
+    for (label, keys) in [("unkeyed", None), ("10 keys", Some(10))] {
+        // Rounds alternate off and on, so a slow spell hits both; medians compared.
+        let (mut times, mut sent) = ([Vec::new(), Vec::new()], [Snapshot::default(); 2]);
+        for round in 0..DRAIN_ROUNDS {
+            for (side, aggregation) in [false, true].into_iter().enumerate() {
+                let name = format!("aggregation-{}-{round}-{side}.db", keys.unwrap_or(1));
+                let (submitted, elapsed, server_saw) = drain(name, keys, aggregation);
+                report.check(
+                    submitted.records_submitted == n
+                        && submitted.records_remaining == 0
+                        && submitted.kinesis_records_submitted == server_saw.records
+                        && server_saw.bad_requests == 0,
+                    format!(
+                        "row 13 ({label}, aggregation {aggregation}): submitted {} of {n} in {} Kinesis records, \
+                         the server counted {}",
+                        submitted.records_submitted, submitted.kinesis_records_submitted, server_saw.records
+                    ),
+                );
+                times[side].push(elapsed);
+                sent[side] = server_saw;
+            }
+        }
+        let [off, on] = sent;
+        let fewer = |off: u64, on: u64| format!("{:.0}x fewer", off as f64 / on.max(1) as f64);
+        let unkeyed = keys.is_none();
+        let hundredfold = |off: u64, on: u64| {
+            if unkeyed {
+                met(off >= 100 * on)
+            } else {
+                Met::Report
+            }
+        };
+        let target = if unkeyed { "≥ 100x fewer" } else { "report" };
+        let figure = |what: &str| format!("aggregation, {} × 100 B {label}: {what}", fmt_count(n));
+        report.row(
+            "13",
+            figure("Kinesis records sent"),
+            fmt_count(on.records),
+            format!("off: {}", fmt_count(off.records)),
+            fewer(off.records, on.records),
+            target,
+            hundredfold(off.records, on.records),
+        );
+        report.row(
+            "13",
+            figure("PUT payload units (25 KB)"),
+            fmt_count(on.put_units),
+            format!("off: {}", fmt_count(off.put_units)),
+            fewer(off.put_units, on.put_units),
+            target,
+            hundredfold(off.put_units, on.put_units),
+        );
+        report.row(
+            "13",
+            figure("on-demand billed KB (1 KB)"),
+            fmt_count(on.on_demand_kib),
+            format!("off: {}", fmt_count(off.on_demand_kib)),
+            fewer(off.on_demand_kib, on.on_demand_kib),
+            "report",
+            Met::Report,
+        );
+        report.row(
+            "13",
+            figure("requests"),
+            fmt_count(on.requests),
+            format!("off: {}", fmt_count(off.requests)),
+            fewer(off.requests, on.requests),
+            "report",
+            Met::Report,
+        );
+        // A shard takes 1,000 records/s and 1 MiB/s: the larger need counts.
+        let shard_seconds = |s: &Snapshot| (s.records as f64 / 1e3).max(s.record_bytes as f64 / MIB as f64);
+        report.row(
+            "13",
+            figure("shard-seconds at 1,000 rec/s, 1 MiB/s"),
+            format!("{:.1}", shard_seconds(&on)),
+            format!("off: {:.1}", shard_seconds(&off)),
+            format!("{:.1}x fewer", shard_seconds(&off) / shard_seconds(&on)),
+            "report",
+            Met::Report,
+        );
+        for side in &mut times {
+            side.sort();
+        }
+        let [off_time, on_time] = [times[0][DRAIN_ROUNDS / 2], times[1][DRAIN_ROUNDS / 2]];
+        let speed_up = off_time.as_secs_f64() / on_time.as_secs_f64();
+        report.row(
+            "13",
+            figure("drain time to loopback"),
+            format!("{:.0} ms", on_time.as_secs_f64() * 1e3),
+            format!("off: {:.0} ms", off_time.as_secs_f64() * 1e3),
+            format!("{speed_up:.2}x as fast"),
+            "≥ 1 (as fast)",
+            met(speed_up >= 1.0),
+        );
+    }
+    report.note(format!(
+        "row 13: {DRAIN_ROUNDS} alternating rounds off/on per key mode, medians compared; the loopback server sizes \
+         each Kinesis record (data + partition key) and bills it (KB = 1,024 B); max_aggregate_bytes at its default \
+         (25,000)"
+    ));
+}
+
 /// Row 7: peak RSS of a child process that opens the filled store and drains
 /// it to a loopback server in this process.
 fn row_rss(report: &mut Report, sizes: Sizes, db: &Path) {
@@ -1256,7 +1429,7 @@ fn profile_drain(n: u64) {
     )
     .unwrap();
     for i in 0..n {
-        save_retrying(&recorder, i);
+        save_retrying(&recorder, i, Some(partition_key(i)));
     }
     recorder.flush().unwrap();
     println!(
@@ -1302,7 +1475,7 @@ fn start_background(dir: &Path) -> Background {
     let offline = Arc::new(Recorder::new(config, credentials()).unwrap());
     offline.set_network_available(false);
     for i in 0..1_000 {
-        save_retrying(&offline, i);
+        save_retrying(&offline, i, Some(partition_key(i)));
     }
     offline.flush().unwrap();
     let offline_before = offline_server.snapshot();
@@ -1532,6 +1705,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let build_cdylib = args.iter().any(|a| a == "--build-cdylib");
+    let only_aggregation = args.iter().any(|a| a == "--only-aggregation");
     let sizes = if quick { Sizes::quick() } else { Sizes::full() };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1585,15 +1759,18 @@ fn main() {
     let mut report = Report::default();
     let null_server = Loopback::start();
 
-    let background = start_background(dir.path());
-    row_latency(&mut report, sizes, dir.path());
-    let backlog = rows_ingest(&mut report, sizes, dir.path(), &null_server.endpoint);
-    rows_drain(&mut report, sizes, dir.path());
-    row_rss(&mut report, sizes, &backlog);
-    finish_background(&mut report, sizes, background);
-    row_cdylib(&mut report, build_cdylib);
+    if !only_aggregation {
+        let background = start_background(dir.path());
+        row_latency(&mut report, sizes, dir.path());
+        let backlog = rows_ingest(&mut report, sizes, dir.path(), &null_server.endpoint);
+        rows_drain(&mut report, sizes, dir.path());
+        row_rss(&mut report, sizes, &backlog);
+        finish_background(&mut report, sizes, background);
+        row_cdylib(&mut report, build_cdylib);
+    }
+    rows_aggregation(&mut report, sizes, dir.path());
 
-    let order = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+    let order = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"];
     report.rows.sort_by_key(|r| order.iter().position(|o| *o == r.id));
     report.notes.sort_by_key(|n| {
         let id = n.trim_start_matches("rows ").trim_start_matches("row ");

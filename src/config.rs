@@ -115,6 +115,16 @@ pub struct RecorderConfig {
     pub wire_format: WireFormat,
     /// Certificates trusted for `https://` endpoints (Cognito's included).
     pub tls_roots: TlsRoots,
+    /// Pack records into KPL aggregated records when a batch is sent
+    /// (Kinesis Data Streams only). Consumers must de-aggregate: KCL does,
+    /// Lambda functions use a de-aggregation module. Records saved with a
+    /// key share an aggregate only with records of the same key, so every
+    /// consumer's shard check passes. Applies to records already stored.
+    pub aggregation: bool,
+    /// Largest aggregated record, data + partition key. The default, 25,000
+    /// bytes, is one 25 KB PUT payload unit (the unit provisioned streams
+    /// bill); at most `max_record_bytes`.
+    pub max_aggregate_bytes: u64,
     /// Append `\n` to each record as it is saved (one record per line once
     /// Firehose joins a batch into one S3 object); counted in every limit.
     pub newline_delimited: bool,
@@ -124,6 +134,14 @@ pub struct RecorderConfig {
 /// (`submit_all_records_within` takes one): records not delivered by then
 /// stay pending.
 pub const DEFAULT_SUBMIT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// One PUT payload unit: provisioned streams bill each record in 25 KB units.
+/// As 25,000 bytes it is one unit whether the KB is 1,000 or 1,024 bytes.
+const PUT_PAYLOAD_UNIT: u64 = 25_000;
+
+/// The smallest `max_aggregate_bytes`: below 1 KB an aggregate saves nothing
+/// on on-demand streams, which bill each record rounded up to 1 KB.
+const MIN_AGGREGATE_BYTES: u64 = KIB;
 
 impl RecorderConfig {
     /// Defaults for everything but the file and the region, for Kinesis Data
@@ -157,6 +175,8 @@ impl RecorderConfig {
             request_timeout: Duration::from_secs(15),
             wire_format: WireFormat::Json,
             tls_roots: TlsRoots::Platform,
+            aggregation: false,
+            max_aggregate_bytes: PUT_PAYLOAD_UNIT,
             newline_delimited: false,
         }
     }
@@ -243,6 +263,22 @@ impl RecorderConfig {
         }
         if self.request_timeout < Duration::from_millis(100) {
             return Err(Error::invalid("request_timeout", "must be at least 100 ms"));
+        }
+        // KPL aggregates are Kinesis records: their sub-records carry partition keys.
+        if self.aggregation && !service.takes_partition_keys() {
+            return Err(Error::invalid(
+                "aggregation",
+                format!("KPL aggregation is for Kinesis Data Streams only, not {service}: set it to false"),
+            ));
+        }
+        if self.aggregation && !(MIN_AGGREGATE_BYTES..=self.max_record_bytes).contains(&self.max_aggregate_bytes) {
+            return Err(Error::invalid(
+                "max_aggregate_bytes",
+                format!(
+                    "must be between {MIN_AGGREGATE_BYTES} and max_record_bytes ({}), got {}",
+                    self.max_record_bytes, self.max_aggregate_bytes
+                ),
+            ));
         }
         validate_region(&self.region)?;
         crate::transport::check_tls_roots(self.tls_roots)?;
@@ -340,6 +376,22 @@ mod tests {
             max_record_bytes: 10 * MIB,
             max_storage_bytes: 10 * MIB,
             max_queued_bytes: 10 * MIB,
+            ..RecorderConfig::new("k.db", "eu-west-1")
+        }
+        .validate()
+        .is_ok());
+    }
+
+    #[test]
+    fn aggregation_is_refused_for_firehose() {
+        let (field, reason) = invalid_field(&RecorderConfig {
+            aggregation: true,
+            ..RecorderConfig::for_service(Service::Firehose, "f.db", "eu-west-1")
+        });
+        assert_eq!(field, "aggregation");
+        assert!(reason.contains("Kinesis Data Streams only, not Firehose"), "{reason}");
+        assert!(RecorderConfig {
+            aggregation: true,
             ..RecorderConfig::new("k.db", "eu-west-1")
         }
         .validate()

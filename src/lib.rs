@@ -108,6 +108,69 @@ pub mod fuzzing {
         Ok((results.len(), rejected))
     }
 
+    /// One record to pack: the app's partition key (None: the recorder makes
+    /// one up), explicit hash key, data.
+    pub type RecordToPack = (Option<String>, Option<String>, Vec<u8>);
+
+    /// One Kinesis record as sent: partition key, explicit hash key, data,
+    /// and the indexes of the records it carries (one: sent plain).
+    pub type PackedRecord = (String, Option<String>, Vec<u8>, Vec<usize>);
+
+    /// Packs `records` as the worker packs one batch (`max_aggregate_bytes`:
+    /// aggregation on) and encodes each Kinesis record as the transport does.
+    /// Only the records admitted into the batch come back.
+    pub fn pack(
+        records: Vec<RecordToPack>,
+        max_records: u32,
+        max_bytes: u64,
+        max_aggregate_bytes: Option<u64>,
+    ) -> Vec<PackedRecord> {
+        use crate::policy::batch::{Limits, Packer};
+        use crate::submission::{Entry, StoredRecord};
+        let stored: Vec<StoredRecord> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, explicit_hash_key, data))| {
+                let partition_key = key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                StoredRecord {
+                    id: i as i64,
+                    size: crate::record::record_size(data.len(), &partition_key),
+                    partition_key,
+                    key_generated: key.is_none(),
+                    explicit_hash_key,
+                    data,
+                    attempts: 0,
+                }
+            })
+            .collect();
+        let mut packer = Packer::new(Limits {
+            max_records,
+            max_bytes,
+            max_aggregate_bytes,
+        });
+        let admitted = stored.iter().take_while(|r| packer.try_add(r)).count();
+        let mut stored = stored;
+        stored.truncate(admitted);
+        packer
+            .into_entries(stored)
+            .into_iter()
+            .map(|entry| {
+                let first = &entry.records()[0];
+                let members = entry.records().iter().map(|r| r.id as usize).collect();
+                let data = match &entry {
+                    Entry::Plain(record) => record.data.clone(),
+                    Entry::Aggregate(records) => crate::transport::aggregation::encode(records),
+                };
+                (
+                    first.partition_key.clone(),
+                    first.explicit_hash_key.clone(),
+                    data,
+                    members,
+                )
+            })
+            .collect()
+    }
+
     pub fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Option<String>, String) {
         wire::parse_error(body, error_type_header)
     }

@@ -11,6 +11,8 @@ use crate::service::Service;
 pub(crate) struct NewRecord {
     pub stream: String,
     pub partition_key: String,
+    /// No key was given: `partition_key` is a random UUID.
+    pub key_generated: bool,
     pub explicit_hash_key: Option<String>,
     pub data: Vec<u8>,
     /// When it was saved: boot-clock milliseconds while queued, turned into
@@ -96,6 +98,7 @@ pub(crate) fn new_record(
 ) -> Result<NewRecord> {
     let service = config.service;
     validate_stream_name(stream, service)?;
+    let key_generated = partition_key.is_none();
     let partition_key = if service.takes_partition_keys() {
         match partition_key {
             Some(key) => {
@@ -146,6 +149,7 @@ pub(crate) fn new_record(
     Ok(NewRecord {
         stream: stream.to_owned(),
         partition_key,
+        key_generated,
         explicit_hash_key,
         data,
         created_at_ms,
@@ -188,6 +192,8 @@ mod tests {
     fn accepts_valid_records_and_generates_keys() {
         let record = save(b"x", "a-b_c.1", None, None).unwrap();
         assert_eq!(record.partition_key.len(), 36);
+        assert!(record.key_generated);
+        assert!(!save(b"x", "s", Some("k"), None).unwrap().key_generated);
         let other = save(b"x", "s", None, None).unwrap();
         assert_ne!(record.partition_key, other.partition_key);
         assert!(save(b"x", &"s".repeat(128), Some(&"é".repeat(256)), Some("0")).is_ok());

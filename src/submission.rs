@@ -1,5 +1,6 @@
 //! The plain data one submission passes between the layers: the records read
-//! for sending (store → transport), the service's answer, per record or for
+//! for sending (store → policy, which groups them into the Kinesis records of
+//! a request → transport), the service's answer, per Kinesis record or for
 //! the whole call (transport → policy), and how each record of the batch was
 //! settled (policy → store).
 //!
@@ -12,13 +13,38 @@
 pub(crate) struct StoredRecord {
     pub id: i64,
     pub partition_key: String,
+    /// The recorder made the partition key up (the app gave none): the record
+    /// may travel under another made-up key.
+    pub key_generated: bool,
     pub explicit_hash_key: Option<String>,
     pub data: Vec<u8>,
     pub size: u64,
     pub attempts: u32,
 }
 
-/// The service's answer for one record of a batch.
+/// One Kinesis record of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A stored record, sent as it was saved.
+    Plain(StoredRecord),
+    /// Several stored records in one KPL aggregated record, sent under the
+    /// first one's partition key and explicit hash key, which every
+    /// sub-record carries too: the upload policy groups only records that
+    /// may share them.
+    Aggregate(Vec<StoredRecord>),
+}
+
+impl Entry {
+    /// The stored records this Kinesis record carries.
+    pub fn records(&self) -> &[StoredRecord] {
+        match self {
+            Entry::Plain(record) => std::slice::from_ref(record),
+            Entry::Aggregate(records) => records,
+        }
+    }
+}
+
+/// The service's answer for one Kinesis record of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EntryResult {
     Accepted,
@@ -55,4 +81,7 @@ pub(crate) struct Settlement {
     pub throttled: Vec<i64>,
     /// Rejected for the last allowed time: (id, size), deleted and reported.
     pub exhausted: Vec<(i64, u64)>,
+    /// Kinesis records acknowledged: `delivered` counts an aggregate's
+    /// records, this counts the aggregate once.
+    pub kinesis_records: u64,
 }

@@ -142,6 +142,106 @@ async fn run_records_continuously_and_drains_at_the_end() {
 }
 
 #[tokio::test]
+async fn submit_and_run_aggregate_when_asked() {
+    let server = Server::kinesalite();
+    let sdk = test_client(&server.endpoint);
+    create_stream(&sdk, "agg", 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agg.db");
+    let db = db.to_str().unwrap();
+    let lines: String = (0..300).map(|i| format!("event {i}\n")).collect();
+    assert!(cli(&["record", "--db", db, "--stream", "agg"], lines.as_bytes(), None)
+        .status
+        .success());
+    let output = cli(&["submit", "--db", db, "--aggregate"], b"", Some(&server.endpoint));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("submitted 300 records in 1 requests (1 Kinesis records)"),
+        "{stdout}"
+    );
+    let got = read_stream(&sdk, "agg").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1[..4], [0xF3, 0x89, 0x9A, 0xC2], "a KPL aggregated record");
+    assert_eq!(status_json(db)["kinesis_records_submitted"], 1);
+
+    // `run`, with small aggregates: 300 lines (14-byte sub-records) in 1 KiB aggregates, 66 a piece.
+    let output = cli(
+        &[
+            "run",
+            "--db",
+            db,
+            "--stream",
+            "agg",
+            "--aggregate",
+            "--aggregate-max-bytes",
+            "1024",
+        ],
+        lines.as_bytes(),
+        Some(&server.endpoint),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let status = status_json(db);
+    assert_eq!(status["records_submitted"], 600);
+    let sent = read_stream(&sdk, "agg").await.len() as u64 - 1;
+    assert_eq!(status["kinesis_records_submitted"], sent + 1);
+    assert!((5..=30).contains(&sent), "{sent} Kinesis records for 300 lines");
+
+    // A size without the option, or out of range, is refused.
+    let output = cli(
+        &["submit", "--db", db, "--aggregate-max-bytes", "2000"],
+        b"",
+        Some(&server.endpoint),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = cli(
+        &["submit", "--db", db, "--aggregate", "--aggregate-max-bytes", "100"],
+        b"",
+        Some(&server.endpoint),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("max_aggregate_bytes"));
+
+    // A Firehose store refuses it, and keeps its records.
+    let firehose = dir.path().join("firehose.db");
+    let firehose = firehose.to_str().unwrap();
+    assert!(cli(
+        &["record", "--db", firehose, "--service", "firehose", "--stream", "d"],
+        b"x\n",
+        None
+    )
+    .status
+    .success());
+    let output = cli(
+        &["submit", "--db", firehose, "--aggregate"],
+        b"",
+        Some(&server.endpoint),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("aggregation") && stderr.contains("Kinesis Data Streams only, not Firehose"),
+        "{stderr}"
+    );
+    assert_eq!(status_json(firehose)["pending_records"], 1);
+}
+
+#[tokio::test]
 async fn a_kill_during_submit_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.db");

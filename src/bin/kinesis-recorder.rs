@@ -44,6 +44,8 @@ enum Command {
         db: String,
         #[command(flatten)]
         endpoint: Endpoint,
+        #[command(flatten)]
+        aggregation: Aggregation,
         /// Return by then at the latest (e.g. 500ms, 30s, 5m); what is not
         /// delivered by then stays pending.
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
@@ -71,6 +73,8 @@ enum Command {
         limits: Limits,
         #[command(flatten)]
         endpoint: Endpoint,
+        #[command(flatten)]
+        aggregation: Aggregation,
         /// Submit this often while records are pending (e.g. 500ms, 30s, 5m).
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         interval: Duration,
@@ -134,6 +138,18 @@ struct Endpoint {
     /// AWS_ENDPOINT_URL]
     #[arg(long, value_name = "ID")]
     cognito_identity_pool_id: Option<String>,
+}
+
+#[derive(Args)]
+struct Aggregation {
+    /// Pack records into KPL aggregated records (Kinesis Data Streams; the
+    /// consumers must de-aggregate: KCL, or a de-aggregation module in Lambda).
+    #[arg(long)]
+    aggregate: bool,
+    /// Largest aggregated record, data + partition key [default: 25000, one
+    /// 25 KB PUT payload unit].
+    #[arg(long, requires = "aggregate")]
+    aggregate_max_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -227,8 +243,14 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
                 ExitCode::from(2)
             })
         }
-        Command::Submit { db, endpoint, deadline } => {
+        Command::Submit {
+            db,
+            endpoint,
+            aggregation,
+            deadline,
+        } => {
             let mut config = config(&db, store_service(&db, None)?, Some(&endpoint))?;
+            aggregation.apply(&mut config);
             config.auto_submit = false;
             let credentials = credentials(&endpoint, &config)?;
             let recorder = Recorder::new(config, credentials)?;
@@ -272,12 +294,14 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
             input,
             limits,
             endpoint,
+            aggregation,
             interval,
             threshold_records,
         } => {
             let mut config = config(&input.db, input.service()?, Some(&endpoint))?;
             input.apply(&mut config);
             limits.apply(&mut config);
+            aggregation.apply(&mut config);
             config.submit_interval = interval;
             config.submit_threshold_records = threshold_records;
             let credentials = credentials(&endpoint, &config)?;
@@ -458,6 +482,16 @@ impl Limits {
     }
 }
 
+impl Aggregation {
+    fn apply(&self, config: &mut RecorderConfig) {
+        config.aggregation = self.aggregate;
+        config.max_aggregate_bytes = self
+            .aggregate_max_bytes
+            // A small store lowers the record limit, and the default with it.
+            .unwrap_or(config.max_aggregate_bytes.min(config.max_record_bytes));
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -577,9 +611,10 @@ fn print_report(report: &SubmitReport) {
         eprintln!("deadline reached: the rest stays pending");
     }
     println!(
-        "submitted {} records in {} requests; {} retried, {} dropped, {} pending",
+        "submitted {} records in {} requests ({} Kinesis records); {} retried, {} dropped, {} pending",
         report.records_submitted,
         report.requests,
+        report.kinesis_records_submitted,
         report.records_retried,
         report.records_dropped,
         report.records_remaining
@@ -622,8 +657,9 @@ fn print_stats(stats: &RecorderStats) {
         );
     }
     println!(
-        "submitted {} records; requests: {} answered, {} failed; records retried {}, throttled {}",
+        "submitted {} records in {} Kinesis records; requests: {} answered, {} failed; records retried {}, throttled {}",
         stats.records_submitted,
+        stats.kinesis_records_submitted,
         stats.requests_sent,
         stats.requests_failed,
         stats.records_retried,
@@ -658,6 +694,7 @@ fn stats_json(service: Service, stats: &RecorderStats) -> serde_json::Value {
             "last_error": s.last_error,
         })).collect::<Vec<_>>(),
         "records_submitted": stats.records_submitted,
+        "kinesis_records_submitted": stats.kinesis_records_submitted,
         "records_retried": stats.records_retried,
         "records_throttled": stats.records_throttled,
         "requests_sent": stats.requests_sent,

@@ -4,7 +4,7 @@
 //! a few codes and in how to fix what they refuse; the judgement is the same.
 
 use crate::service::Service;
-use crate::submission::{CallFailure, EntryResult, Settlement, StoredRecord};
+use crate::submission::{CallFailure, Entry, EntryResult, Settlement};
 
 /// The decision taken on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,40 +39,41 @@ fn throttled_entry(service: Service) -> &'static str {
 }
 
 /// Reads the per-record results of a successful call. Results come back in
-/// request order, one per record; any other count means the answer cannot be
-/// matched to the records, so nothing is deleted.
-pub(crate) fn judge_response(
-    service: Service,
-    batch: &[StoredRecord],
-    results: &[EntryResult],
-    max_attempts: u32,
-) -> Verdict {
+/// request order, one per Kinesis record; any other count means the answer
+/// cannot be matched to the records, so nothing is deleted. An aggregate is
+/// accepted or rejected whole: each record it carries gets its answer.
+pub(crate) fn judge_response(service: Service, batch: &[Entry], results: &[EntryResult], max_attempts: u32) -> Verdict {
     if results.len() != batch.len() {
         return Verdict::RetryLater {
             throttled: false,
             reason: format!(
-                "the service answered {} results for {} records; keeping all of them",
+                "the service answered {} results for {} Kinesis records; keeping all of them",
                 results.len(),
                 batch.len()
             ),
         };
     }
     let mut settlement = Settlement::default();
-    for (record, result) in batch.iter().zip(results) {
-        match result {
-            EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
-            // Throttling is the shard's (or the delivery stream's) state, not
-            // the record's fault: it costs no attempt, however long it lasts.
-            EntryResult::Rejected { code, .. } if code == throttled_entry(service) => {
-                settlement.throttled.push(record.id)
-            }
-            EntryResult::Rejected { .. } => {
-                // Any other rejection costs an attempt, so a record the
-                // service keeps refusing leaves after `max_attempts`.
-                if record.attempts + 1 >= max_attempts {
-                    settlement.exhausted.push((record.id, record.size));
-                } else {
-                    settlement.retry.push(record.id);
+    for (entry, result) in batch.iter().zip(results) {
+        if *result == EntryResult::Accepted {
+            settlement.kinesis_records += 1;
+        }
+        for record in entry.records() {
+            match result {
+                EntryResult::Accepted => settlement.delivered.push((record.id, record.size)),
+                // Throttling is the shard's (or the delivery stream's) state, not
+                // the record's fault: it costs no attempt, however long it lasts.
+                EntryResult::Rejected { code, .. } if code == throttled_entry(service) => {
+                    settlement.throttled.push(record.id)
+                }
+                EntryResult::Rejected { .. } => {
+                    // Any other rejection costs an attempt, so a record the
+                    // service keeps refusing leaves after `max_attempts`.
+                    if record.attempts + 1 >= max_attempts {
+                        settlement.exhausted.push((record.id, record.size));
+                    } else {
+                        settlement.retry.push(record.id);
+                    }
                 }
             }
         }
@@ -220,16 +221,22 @@ fn fix(service: Service, code: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::submission::StoredRecord;
 
-    fn record(id: i64, attempts: u32) -> StoredRecord {
+    fn stored(id: i64, attempts: u32) -> StoredRecord {
         StoredRecord {
             id,
             partition_key: "k".into(),
+            key_generated: false,
             explicit_hash_key: None,
             data: vec![1],
             size: 2,
             attempts,
         }
+    }
+
+    fn record(id: i64, attempts: u32) -> Entry {
+        Entry::Plain(stored(id, attempts))
     }
 
     fn rejected(code: &str) -> EntryResult {
@@ -284,6 +291,39 @@ mod tests {
             panic!()
         };
         assert_eq!((s.throttled, s.exhausted), (vec![3], vec![]));
+    }
+
+    #[test]
+    fn an_aggregate_is_settled_whole_by_the_rule_of_its_answer() {
+        let batch = [
+            Entry::Aggregate(vec![stored(1, 0), stored(2, 0)]),
+            Entry::Aggregate(vec![stored(3, 0), stored(4, 9), stored(5, 3)]),
+            Entry::Aggregate(vec![stored(6, 0), stored(7, 9)]),
+            record(8, 0),
+        ];
+        let throttled = rejected(throttled_entry(Service::KinesisDataStreams));
+        let results = [
+            EntryResult::Accepted,
+            throttled,
+            rejected("InternalFailure"),
+            EntryResult::Accepted,
+        ];
+        let Verdict::Settled(s) = judge_response(Service::KinesisDataStreams, &batch, &results, 10) else {
+            panic!()
+        };
+        assert_eq!(s.delivered, vec![(1, 2), (2, 2), (8, 2)]);
+        assert_eq!(
+            s.throttled,
+            vec![3, 4, 5],
+            "a throttled aggregate spends no attempt, even for a record at its last"
+        );
+        assert_eq!(s.retry, vec![6], "another refusal costs each user record one attempt");
+        assert_eq!(
+            s.exhausted,
+            vec![(7, 2)],
+            "the record at its last attempt leaves, alone"
+        );
+        assert_eq!(s.kinesis_records, 2);
     }
 
     #[test]

@@ -456,6 +456,7 @@ impl Recorder {
             account_error,
             account_retry_in,
             records_submitted: store.counter(Counter::Submitted),
+            kinesis_records_submitted: store.counter(Counter::KinesisRecordsSubmitted),
             records_retried: store.counter(Counter::Retried),
             records_throttled: store.counter(Counter::Throttled),
             requests_sent: store.counter(Counter::RequestsSent),

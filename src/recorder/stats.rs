@@ -30,6 +30,9 @@ pub struct RecorderStats {
     pub account_retry_in: Option<Duration>,
     /// Records acknowledged by the service (since the store was created).
     pub records_submitted: u64,
+    /// Kinesis records acknowledged: `records_submitted` without
+    /// aggregation, far fewer with it (an aggregate counts once).
+    pub kinesis_records_submitted: u64,
     /// Per-record rejections that will be retried.
     pub records_retried: u64,
     /// Per-record `ProvisionedThroughputExceededException`s: a hot shard or
@@ -69,6 +72,8 @@ pub struct StreamStats {
 pub struct SubmitReport {
     /// Records acknowledged by the service.
     pub records_submitted: u64,
+    /// Kinesis records they travelled in (an aggregate counts once).
+    pub kinesis_records_submitted: u64,
     /// Per-record rejections that will be retried.
     pub records_retried: u64,
     /// Records that left undelivered (attempts exhausted, expired).

@@ -26,16 +26,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::Shared;
+use crate::config::RecorderConfig;
 use crate::error::{Error, RecorderError};
 use crate::policy::backoff::Backoff;
-use crate::policy::batch::Packer;
+use crate::policy::batch::{Limits, Packer};
 use crate::policy::outcome::{judge_failure, judge_response, Verdict};
 use crate::policy::schedule::{self, next_turn, Conditions, Mode, Pending, Share, Turn};
 use crate::policy::stream::{HoldReason, Outcome, StreamState};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
 use crate::store::{Counter, Store, COMPACTION_CHUNK};
-use crate::submission::StoredRecord;
+use crate::submission::Entry;
 use crate::transport::Transport;
 
 pub(crate) enum Command {
@@ -394,11 +395,10 @@ impl Worker {
     /// One turn: the next batch of the stream at `index`, sent, judged,
     /// settled and reported.
     async fn turn(&mut self, index: usize, ready: &[Option<Instant>]) {
-        let config = &self.shared.config;
-        let (max_records, max_bytes) = (config.max_records_per_request, config.max_request_bytes);
+        let limits = packing_limits(&self.shared.config);
         let stream = self.drain.parts[index].stream.clone();
         let cursor = self.drain.parts[index].cursor;
-        let read_now = || read_batch(&self.shared.lock_store(), &stream, cursor, max_records, max_bytes);
+        let read_now = || read_batch(&self.shared.lock_store(), &stream, cursor, limits);
         let batch = match self.drain.read_ahead.take() {
             Some(ahead) if ahead.stream == stream && ahead.after_id == cursor => read_result(ahead.task.await),
             _ => read_now(),
@@ -410,7 +410,8 @@ impl Worker {
                 return self.call_failed(index, HoldReason::Storage, failure);
             }
         };
-        let Some(last) = batch.last() else {
+        // Records are read in id order: the last one read has the highest.
+        let Some(last_id) = batch.iter().flat_map(Entry::records).map(|r| r.id).max() else {
             let part = &mut self.drain.parts[index];
             part.share.finished = true;
             if part.share.requests == 0 {
@@ -420,8 +421,8 @@ impl Worker {
             }
             return;
         };
-        let last_id = last.id;
-        self.read_ahead(index, ready, &batch);
+        let records = batch.iter().map(|entry| entry.records().len()).sum::<usize>();
+        self.read_ahead(index, ready, &batch, last_id);
 
         let answer = {
             // The app may clear the store while the credentials are fetched:
@@ -486,6 +487,7 @@ impl Worker {
                 let retried = (settlement.retry.len() + settlement.throttled.len()) as u64;
                 self.drain.each_report(|r| {
                     r.records_submitted += delivered;
+                    r.kinesis_records_submitted += settlement.kinesis_records;
                     r.records_retried += retried;
                     r.records_dropped += dropped.total();
                 });
@@ -515,8 +517,7 @@ impl Worker {
                     state.record(outcome, now, jitter());
                     if rejected > 0 {
                         state.last_error = Some(format!(
-                            "{rejected} of {} records rejected ({} throttled)",
-                            batch.len(),
+                            "{rejected} of {records} records rejected ({} throttled)",
                             settlement.throttled.len()
                         ));
                     }
@@ -569,32 +570,32 @@ impl Worker {
     /// Reads the batch of the turn after this one while this one is in
     /// flight, assuming this one is delivered in full; it is used only if
     /// that turn comes as foreseen.
-    fn read_ahead(&mut self, index: usize, ready: &[Option<Instant>], batch: &[StoredRecord]) {
+    fn read_ahead(&mut self, index: usize, ready: &[Option<Instant>], batch: &[Entry], last_id: i64) {
         let now = Instant::now();
         let part = &self.drain.parts[index];
         let pending = pending_in(&self.shared.lock_store(), &part.stream);
+        let records = batch.iter().flat_map(Entry::records);
         let sent = Pending {
-            records: pending.records.saturating_sub(batch.len() as u64),
-            bytes: pending.bytes.saturating_sub(batch.iter().map(|r| r.size).sum()),
+            records: pending.records.saturating_sub(records.clone().count() as u64),
+            bytes: pending.bytes.saturating_sub(records.clone().map(|r| r.size).sum()),
         };
         let mut share = part.share.clone();
-        share.delivered += batch.len() as u64;
+        share.delivered += records.count() as u64;
         let mut foreseen = ready.to_vec();
         foreseen[index] = share.ready_at(&self.shared.thresholds(), sent, now);
         let Turn::Send(next) = next_turn(&foreseen, Some(index), now) else {
             return;
         };
-        let after_id = match batch.last() {
-            Some(last) if next == index => last.id,
-            _ => self.drain.parts[next].cursor,
+        let after_id = if next == index {
+            last_id
+        } else {
+            self.drain.parts[next].cursor
         };
         let (shared, stream) = (self.shared.clone(), self.drain.parts[next].stream.clone());
-        let (max_records, max_bytes) = (shared.config.max_records_per_request, shared.config.max_request_bytes);
+        let limits = packing_limits(&shared.config);
         let task = {
             let stream = stream.clone();
-            tokio::task::spawn_blocking(move || {
-                read_batch(&shared.lock_store(), &stream, after_id, max_records, max_bytes)
-            })
+            tokio::task::spawn_blocking(move || read_batch(&shared.lock_store(), &stream, after_id, limits))
         };
         self.drain.read_ahead = Some(ReadAhead { stream, after_id, task });
     }
@@ -756,18 +757,24 @@ fn pending_in(store: &Store, stream: &str) -> Pending {
     Pending { records, bytes }
 }
 
-/// The records of `stream` after `after_id` that fit in one request.
-fn read_batch(
-    store: &Store,
-    stream: &str,
-    after_id: i64,
-    max_records: u32,
-    max_bytes: u64,
-) -> crate::error::Result<Batch> {
-    let mut packer = Packer::new(max_records, max_bytes);
+/// How the configuration packs one request (and, with aggregation on, its
+/// KPL aggregates).
+fn packing_limits(config: &RecorderConfig) -> Limits {
+    Limits {
+        max_records: config.max_records_per_request,
+        max_bytes: config.max_request_bytes,
+        max_aggregate_bytes: config.aggregation.then_some(config.max_aggregate_bytes),
+    }
+}
+
+/// The records of `stream` after `after_id` that fit in one request, in
+/// the Kinesis records they travel in.
+fn read_batch(store: &Store, stream: &str, after_id: i64, limits: Limits) -> crate::error::Result<Batch> {
+    let mut packer = Packer::new(limits);
+    let records = store.next_batch(stream, after_id, packer.max_rows(), |record| packer.try_add(record))?;
     Ok(Batch {
         clears: store.clears(),
-        records: store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))?,
+        records: packer.into_entries(records),
     })
 }
 
@@ -784,7 +791,7 @@ struct ReadAhead {
 struct Batch {
     /// The store's clear count when it was read.
     clears: u64,
-    records: Vec<StoredRecord>,
+    records: Vec<Entry>,
 }
 
 /// A read ahead that panicked is a storage failure.

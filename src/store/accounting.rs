@@ -23,6 +23,8 @@ pub(crate) struct StreamAccount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Counter {
     Submitted,
+    /// Kinesis records acknowledged: an aggregate counts once.
+    KinesisRecordsSubmitted,
     Retried,
     Throttled,
     RequestsSent,
@@ -36,6 +38,7 @@ impl Counter {
     fn name(self) -> String {
         match self {
             Counter::Submitted => "records_submitted".into(),
+            Counter::KinesisRecordsSubmitted => "kinesis_records_submitted".into(),
             Counter::Retried => "records_retried".into(),
             Counter::Throttled => "records_throttled".into(),
             Counter::RequestsSent => "requests_sent".into(),
@@ -48,6 +51,7 @@ impl Counter {
     fn all() -> impl Iterator<Item = Counter> {
         [
             Counter::Submitted,
+            Counter::KinesisRecordsSubmitted,
             Counter::Retried,
             Counter::Throttled,
             Counter::RequestsSent,

@@ -10,16 +10,16 @@ use crate::submission::StoredRecord;
 
 impl Store {
     /// Up to `max_records` records of `stream` with id above `after_id`, in
-    /// save order, as long as `admit` accepts each record's size: the packing
-    /// rule is the caller's (`policy::batch`), and the first record it
-    /// refuses ends the batch. Rows are read one at a time: the backlog never
-    /// sits in memory.
+    /// save order, as long as `admit` accepts each record: the packing rule
+    /// is the caller's (`policy::batch`), and the first record it refuses
+    /// ends the batch. Rows are read one at a time: the backlog never sits in
+    /// memory.
     pub fn next_batch(
         &self,
         stream: &str,
         after_id: i64,
         max_records: u32,
-        mut admit: impl FnMut(u64) -> bool,
+        mut admit: impl FnMut(&StoredRecord) -> bool,
     ) -> Result<Vec<StoredRecord>> {
         let Some(&stream_id) = self.stream_ids.get(stream) else {
             return Ok(Vec::new());
@@ -33,10 +33,10 @@ impl Store {
             .get(&stream_id)
             .is_some_and(|s| s.records == self.pending_records());
         let sql = if only_stream {
-            "SELECT id, partition_key, explicit_hash_key, data, size, attempts FROM records
+            "SELECT id, partition_key, explicit_hash_key, data, size, attempts, key_generated FROM records
              WHERE id > ?2 AND +stream_id = ?1 ORDER BY id LIMIT ?3"
         } else {
-            "SELECT id, partition_key, explicit_hash_key, data, size, attempts FROM records
+            "SELECT id, partition_key, explicit_hash_key, data, size, attempts, key_generated FROM records
              WHERE stream_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
         };
         let mut stmt = self
@@ -48,21 +48,21 @@ impl Store {
             .map_err(Error::sqlite("reading a batch"))?;
         let mut batch = Vec::new();
         while let Some(row) = rows.next().map_err(Error::sqlite("reading a batch"))? {
-            let size = row.get::<_, i64>(4).map_err(Error::sqlite("reading a batch"))? as u64;
-            if !admit(size) {
-                break;
-            }
             let record = (|| -> rusqlite::Result<StoredRecord> {
                 Ok(StoredRecord {
                     id: row.get(0)?,
                     partition_key: row.get(1)?,
+                    key_generated: row.get(6)?,
                     explicit_hash_key: row.get(2)?,
                     data: row.get(3)?,
-                    size,
+                    size: row.get::<_, i64>(4)? as u64,
                     attempts: row.get::<_, i64>(5)? as u32,
                 })
             })()
             .map_err(Error::sqlite("reading a batch"))?;
+            if !admit(&record) {
+                break;
+            }
             batch.push(record);
         }
         Ok(batch)

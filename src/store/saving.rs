@@ -25,8 +25,8 @@ impl Store {
         let (_, dropped) = self.write("saving records", |tx, delta, ids| {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at, key_generated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(Error::sqlite("saving records"))?;
             let mut added = 0i64;
@@ -50,7 +50,8 @@ impl Store {
                         record.explicit_hash_key,
                         record.data,
                         size,
-                        record.created_at_ms + created_at_offset_ms
+                        record.created_at_ms + created_at_offset_ms,
+                        record.key_generated
                     ])
                     .map_err(Error::sqlite("saving records"))?;
                 delta.records(stream_id, 1, size);

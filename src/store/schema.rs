@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Data Streams; a new store gets its own service's id in the same
     // transaction (`upgrade`).
     "PRAGMA application_id = 1263684420;",
+    // Version 4: 1 when the recorder made the partition key up (the app gave
+    // none). Only those records may travel in an aggregate under another
+    // made-up key (KPL aggregation). Rows saved before count as keyed by the
+    // app: they are aggregated only with their own key, which is always safe.
+    "ALTER TABLE records ADD COLUMN key_generated INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The first version whose stores keep their service in the header.

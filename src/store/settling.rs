@@ -13,7 +13,7 @@ use rusqlite::params;
 use super::accounting::Delta;
 use super::{Counter, Dropped, Store};
 use crate::error::{DropReason, Error, Result};
-use crate::submission::{Settlement, StoredRecord};
+use crate::submission::{Entry, Settlement};
 
 /// Delivered rows deleted per compaction transaction: a few milliseconds of
 /// the store's lock, so group commits of new saves never wait long.
@@ -45,15 +45,16 @@ impl InFlight {
 }
 
 impl Store {
-    /// Marks `batch`, read when [`Store::clears`] was `read_at_clears`, as
-    /// leaving now; false when the store was cleared since (do not send it).
-    pub fn begin_send(&mut self, stream: &str, batch: &[StoredRecord], read_at_clears: u64) -> bool {
+    /// Marks the records of `batch`, read when [`Store::clears`] was
+    /// `read_at_clears`, as leaving now; false when the store was cleared
+    /// since (do not send it).
+    pub fn begin_send(&mut self, stream: &str, batch: &[Entry], read_at_clears: u64) -> bool {
         if self.clears != read_at_clears {
             return false;
         }
         self.in_flight = Some(InFlight {
             stream: stream.to_owned(),
-            ids: batch.iter().map(|r| r.id).collect(),
+            ids: batch.iter().flat_map(Entry::records).map(|r| r.id).collect(),
             cleared: None,
         });
         true
@@ -191,6 +192,7 @@ impl Store {
             }
             delta.count(Counter::RequestsSent, 1);
             delta.count(Counter::Submitted, settlement.delivered.len() as u64);
+            delta.count(Counter::KinesisRecordsSubmitted, settlement.kinesis_records);
             delta.count(
                 Counter::Retried,
                 (settlement.retry.len() + settlement.throttled.len()) as u64,

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::error::{DropReason, Error, Result};
-use crate::policy::batch::Packer;
+use crate::policy::batch::{Limits, Packer};
 use crate::record::NewRecord;
 use crate::service::Service;
 use crate::submission::{Settlement, StoredRecord};
@@ -13,6 +13,7 @@ fn record(stream: &str, data: &[u8], created_at_ms: i64) -> NewRecord {
     NewRecord {
         stream: stream.into(),
         partition_key: "pk".into(),
+        key_generated: false,
         explicit_hash_key: None,
         data: data.to_vec(),
         created_at_ms,
@@ -33,8 +34,12 @@ fn read_batch(
     max_records: u32,
     max_bytes: u64,
 ) -> Result<Vec<StoredRecord>> {
-    let mut packer = Packer::new(max_records, max_bytes);
-    store.next_batch(stream, after_id, max_records, |size| packer.try_add(size))
+    let mut packer = Packer::new(Limits {
+        max_records,
+        max_bytes,
+        max_aggregate_bytes: None,
+    });
+    store.next_batch(stream, after_id, max_records, |record| packer.try_add(record))
 }
 
 fn open() -> (tempfile::TempDir, Store) {
@@ -102,7 +107,7 @@ fn the_callers_rule_ends_a_batch_at_its_first_refusal() {
     store.insert(&records, None, 0).unwrap();
     // The 40-byte record is refused: the batch ends there, though the rule
     // would take the record after it.
-    let batch = store.next_batch("a", 0, 500, |size| size < 20).unwrap();
+    let batch = store.next_batch("a", 0, 500, |record| record.size < 20).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1]);
     // `max_records` bounds the rows read, whatever the rule.
     assert_eq!(store.next_batch("a", 0, 2, |_| true).unwrap().len(), 2);
@@ -129,6 +134,7 @@ fn settle_deletes_delivered_counts_attempts_and_drops_exhausted() {
         retry: vec![batch[1].id],
         exhausted: vec![(batch[2].id, batch[2].size)],
         throttled: vec![batch[3].id],
+        kinesis_records: 1,
     };
     let dropped = store.settle("a", &settlement).unwrap();
     assert_eq!(
@@ -305,6 +311,9 @@ fn a_version_1_store_is_upgraded_with_its_records() {
     assert_eq!(version, schema::CURRENT_VERSION);
     let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
     assert_eq!(batch.iter().map(|r| r.data[0]).collect::<Vec<_>>(), vec![1, 2]);
+    // Rows from before the app's keys were told from made-up ones count as
+    // the app's: they are aggregated with their own key only.
+    assert!(batch.iter().all(|r| !r.key_generated));
     store.settle("a", &delivered(&batch)).unwrap();
     assert_eq!(store.pending_records(), 0);
 }
@@ -631,4 +640,112 @@ fn a_store_of_an_unknown_service_is_refused() {
             "{result:?}"
         );
     }
+}
+
+#[test]
+fn made_up_keys_are_told_from_the_apps_and_kinesis_records_are_counted() {
+    let (dir, mut store) = open();
+    let mut generated = record("a", b"1", 1);
+    generated.key_generated = true;
+    store.insert(&[generated, record("a", b"2", 2)], None, 0).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
+    assert_eq!(
+        batch.iter().map(|r| r.key_generated).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+    // Both records in one aggregate: two records submitted, one Kinesis record.
+    let settlement = Settlement {
+        kinesis_records: 1,
+        ..delivered(&batch)
+    };
+    store.settle("a", &settlement).unwrap();
+    drop(store);
+    let store = Store::open(&path(&dir), Service::KinesisDataStreams).unwrap();
+    assert_eq!(store.counter(Counter::Submitted), 2);
+    assert_eq!(store.counter(Counter::KinesisRecordsSubmitted), 1);
+}
+
+/// A store of schema version 3 as the build before aggregation wrote it
+/// (`MIGRATIONS[..3]`, the service in the header): its records come back
+/// with the keys the app gave and those the recorder made up alike marked as
+/// the app's (the file cannot tell them apart), and every record saved after
+/// the upgrade carries its flag.
+#[test]
+fn a_version_3_store_is_upgraded_and_its_records_count_as_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(&dir);
+    {
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")
+            .unwrap();
+        for migration in &schema::MIGRATIONS[..3] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO streams (id, name, pending_records, pending_bytes) VALUES (1, 'a', 2, 44);
+             INSERT INTO records (id, stream_id, partition_key, explicit_hash_key, data, size, created_at)
+               VALUES (1, 1, 'user-7', NULL, x'01', 7, 1),
+                      (2, 1, '0b6c1a4e-5d7f-4a52-9c1d-2f3e4a5b6c7d', '42', x'02', 37, 2);
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    assert_eq!(stored_service(&file).unwrap(), Some(Service::KinesisDataStreams));
+    let mut store = Store::open(&file, Service::KinesisDataStreams).unwrap();
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, schema::CURRENT_VERSION);
+    assert_eq!((store.pending_records(), store.pending_bytes()), (2, 44));
+    let mut generated = record("a", &[3], 3);
+    generated.key_generated = true;
+    store.insert(&[generated, record("a", &[4], 4)], None, 0).unwrap();
+    let batch = read_batch(&store, "a", 0, 500, 1000).unwrap();
+    assert_eq!(
+        batch
+            .iter()
+            .map(|r| (
+                r.data[0],
+                r.partition_key.as_str(),
+                r.explicit_hash_key.as_deref(),
+                r.key_generated
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, "user-7", None, false),
+            (2, "0b6c1a4e-5d7f-4a52-9c1d-2f3e4a5b6c7d", Some("42"), false),
+            (3, "pk", None, true),
+            (4, "pk", None, false),
+        ]
+    );
+    drop(store);
+    assert_eq!(stored_service(&file).unwrap(), Some(Service::KinesisDataStreams));
+}
+
+/// A Firehose store of version 3 keeps its service through the upgrade.
+#[test]
+fn a_version_3_firehose_store_stays_a_firehose_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(&dir);
+    let mut store = Store::open(&file, Service::Firehose).unwrap();
+    store.insert(&[record("d", b"1", 1)], None, 0).unwrap();
+    // Back to version 3, as the build before aggregation left it.
+    store
+        .conn
+        .execute_batch("ALTER TABLE records DROP COLUMN key_generated; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(store);
+    assert!(matches!(
+        Store::open(&file, Service::KinesisDataStreams),
+        Err(Error::StoreOfOtherService {
+            found: Service::Firehose,
+            ..
+        })
+    ));
+    let store = Store::open(&file, Service::Firehose).unwrap();
+    assert_eq!(store.pending_records(), 1);
+    let batch = read_batch(&store, "d", 0, 500, 1000).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert!(!batch[0].key_generated);
 }

@@ -11,7 +11,9 @@
 //! - [`clock`]: the device clock's offset from the service's, learned from
 //!   a refusal's `Date` header, for signing.
 //! - [`wire`]: request and response bodies of each service API (JSON, CBOR).
+//! - `aggregation`: the KPL aggregated record.
 
+pub(crate) mod aggregation;
 mod cbor;
 mod clock;
 pub(crate) mod cognito;
@@ -26,13 +28,13 @@ use std::time::Duration;
 
 use crate::config::{RecorderConfig, TlsRoots};
 use crate::error::{RecorderError, Result};
-use crate::submission::{CallFailure, EntryResult, StoredRecord};
+use crate::submission::{CallFailure, Entry, EntryResult};
 use clock::SkewCorrection;
 pub use cognito::{CognitoCredentialsProvider, CognitoLoginsProvider};
 use credentials::CredentialsCache;
 pub use credentials::{AwsCredentials, CredentialsProvider, StaticCredentialsProvider};
 pub(crate) use tls::check_available as check_tls_roots;
-use wire::Api;
+use wire::{Api, WireRecord};
 
 /// Largest response body read; an answer for 500 records is ~60 KiB.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -81,7 +83,8 @@ impl Transport {
         self.skew.take_corrections()
     }
 
-    /// Sends one batch of one stream and reads the per-record results.
+    /// Sends one batch of one stream and reads the results, one per Kinesis
+    /// record (an aggregate is one).
     ///
     /// `before_send` is asked right before each send, after the credentials
     /// and the signature (which may take long): when it says no, nothing is
@@ -90,10 +93,10 @@ impl Transport {
     pub async fn put_records(
         &self,
         stream: &str,
-        records: &[StoredRecord],
+        batch: &[Entry],
         mut before_send: impl FnMut() -> bool,
     ) -> Option<Result<Vec<EntryResult>, CallFailure>> {
-        let body = bytes::Bytes::from((self.api.encode)(stream, records));
+        let body = bytes::Bytes::from(encode(self.api, stream, batch));
         let mut signed_again = false;
         loop {
             let credentials = match self.credentials.get().await {
@@ -115,7 +118,7 @@ impl Transport {
             let mut answer = answer.and_then(|body| (self.api.decode)(&body).map_err(CallFailure::Malformed));
             if let Err(CallFailure::Service { message, .. }) = &mut answer {
                 // The message goes to logs, events and stats: never the keys.
-                *message = wire::redact_keys(message, records);
+                *message = wire::redact_keys(message, batch.iter().flat_map(Entry::records));
             }
             match &answer {
                 Err(CallFailure::Service { code, .. })
@@ -127,6 +130,34 @@ impl Transport {
             }
         }
     }
+}
+
+/// The request body of `batch`: aggregates are encoded first, then every
+/// Kinesis record goes into the API's body.
+fn encode(api: &Api, stream: &str, batch: &[Entry]) -> Vec<u8> {
+    let aggregates: Vec<Vec<u8>> = batch
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Plain(_) => None,
+            Entry::Aggregate(records) => Some(aggregation::encode(records)),
+        })
+        .collect();
+    let mut aggregates = aggregates.iter();
+    let records: Vec<WireRecord<'_>> = batch
+        .iter()
+        .map(|entry| {
+            let first = &entry.records()[0];
+            WireRecord {
+                data: match entry {
+                    Entry::Plain(record) => &record.data,
+                    Entry::Aggregate(_) => aggregates.next().expect("one aggregate encoded per aggregate entry"),
+                },
+                partition_key: &first.partition_key,
+                explicit_hash_key: first.explicit_hash_key.as_deref(),
+            }
+        })
+        .collect();
+    (api.encode)(stream, &records)
 }
 
 /// One POST of an AWS JSON (or CBOR) protocol: the body of a 2xx answer, or

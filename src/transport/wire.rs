@@ -17,8 +17,16 @@ pub(crate) struct Api {
     pub endpoint_prefix: &'static str,
     pub target: &'static str,
     pub content_type: &'static str,
-    pub encode: fn(&str, &[StoredRecord]) -> Vec<u8>,
+    pub encode: fn(&str, &[WireRecord<'_>]) -> Vec<u8>,
     pub decode: fn(&[u8]) -> Result<Vec<EntryResult>, String>,
+}
+
+/// One record of a request body: a stored record, or an aggregate of several.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WireRecord<'a> {
+    pub data: &'a [u8],
+    pub partition_key: &'a str,
+    pub explicit_hash_key: Option<&'a str>,
 }
 
 /// Kinesis Data Streams PutRecords, JSON 1.1.
@@ -89,15 +97,15 @@ impl Serialize for Base64<'_> {
     }
 }
 
-fn encode_put_records(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+fn encode_put_records(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     let input = PutRecordsInput {
         stream_name: stream,
         records: records
             .iter()
             .map(|r| PutRecordsEntry {
-                data: Base64(&r.data),
-                partition_key: &r.partition_key,
-                explicit_hash_key: r.explicit_hash_key.as_deref(),
+                data: Base64(r.data),
+                partition_key: r.partition_key,
+                explicit_hash_key: r.explicit_hash_key,
             })
             .collect(),
     };
@@ -114,7 +122,7 @@ fn encode_put_records(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
 /// Written out by hand, which the mobile library's size budget prefers to a
 /// second serializer: delivery stream names are `[a-zA-Z0-9_.-]` (checked
 /// at save) and base64 is plain ASCII, so nothing needs escaping.
-fn encode_put_record_batch(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+fn encode_put_record_batch(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     use base64::Engine as _;
     let engine = &base64::engine::general_purpose::STANDARD;
     let data: usize = records.iter().map(|r| r.data.len().div_ceil(3) * 4 + 12).sum();
@@ -130,7 +138,7 @@ fn encode_put_record_batch(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
         let start = body.len();
         body.resize(start + record.data.len().div_ceil(3) * 4, 0);
         engine
-            .encode_slice(&record.data, &mut body[start..])
+            .encode_slice(record.data, &mut body[start..])
             .expect("the buffer has the encoded length");
         body.extend_from_slice(b"\"}");
     }
@@ -196,7 +204,7 @@ fn entry_result(
     }
 }
 
-fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
+fn encode_put_records_cbor(stream: &str, records: &[WireRecord<'_>]) -> Vec<u8> {
     let size: usize = records.iter().map(|r| r.data.len() + r.partition_key.len() + 40).sum();
     let mut w = cbor::Writer(Vec::with_capacity(size + stream.len() + 32));
     w.map(2);
@@ -207,10 +215,10 @@ fn encode_put_records_cbor(stream: &str, records: &[StoredRecord]) -> Vec<u8> {
     for record in records {
         w.map(2 + usize::from(record.explicit_hash_key.is_some()));
         w.text("Data");
-        w.bytes(&record.data);
+        w.bytes(record.data);
         w.text("PartitionKey");
-        w.text(&record.partition_key);
-        if let Some(key) = &record.explicit_hash_key {
+        w.text(record.partition_key);
+        if let Some(key) = record.explicit_hash_key {
             w.text("ExplicitHashKey");
             w.text(key);
         }
@@ -278,7 +286,7 @@ pub(crate) fn parse_error(body: &[u8], error_type_header: Option<&str>) -> (Opti
 /// often user ids, and service messages end up in logs, events and stats.
 /// Keys shorter than four characters are left alone (they would garble the
 /// message and say little).
-pub(crate) fn redact_keys(message: &str, records: &[StoredRecord]) -> String {
+pub(crate) fn redact_keys<'a>(message: &str, records: impl IntoIterator<Item = &'a StoredRecord>) -> String {
     const REDACTED: &str = "<redacted>";
     let mut text = String::with_capacity(message.len());
     // Quoted values first: `Value '...'` / `value "..."`.
@@ -300,7 +308,7 @@ pub(crate) fn redact_keys(message: &str, records: &[StoredRecord]) -> String {
     }
     text.push_str(rest);
     for key in records
-        .iter()
+        .into_iter()
         .flat_map(|r| std::iter::once(r.partition_key.as_str()).chain(r.explicit_hash_key.as_deref()))
         .filter(|key| key.chars().count() >= 4)
     {
@@ -321,14 +329,11 @@ fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn record(data: &[u8], key: &str, hash: Option<&str>) -> StoredRecord {
-        StoredRecord {
-            id: 1,
-            partition_key: key.into(),
-            explicit_hash_key: hash.map(Into::into),
-            data: data.to_vec(),
-            size: 0,
-            attempts: 0,
+    fn record<'a>(data: &'a [u8], key: &'a str, hash: Option<&'a str>) -> WireRecord<'a> {
+        WireRecord {
+            data,
+            partition_key: key,
+            explicit_hash_key: hash,
         }
     }
 
@@ -491,10 +496,16 @@ mod tests {
 
     #[test]
     fn service_messages_lose_the_keys_they_echo() {
-        let records = [
-            record(b"x", "user-4711@example.com", Some("12345678")),
-            record(b"y", "ab", None),
-        ];
+        let stored = |key: &str, hash: Option<&str>| StoredRecord {
+            id: 1,
+            partition_key: key.into(),
+            key_generated: false,
+            explicit_hash_key: hash.map(Into::into),
+            data: vec![1],
+            size: 0,
+            attempts: 0,
+        };
+        let records = [stored("user-4711@example.com", Some("12345678")), stored("ab", None)];
         let message = "1 validation error detected: Value 'user-4711@example.com' at \
             'records.1.member.partitionKey' failed to satisfy constraint; hash key 12345678; \
             value \"something else\" too, and key ab";

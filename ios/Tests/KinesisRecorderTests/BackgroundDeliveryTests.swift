@@ -299,7 +299,7 @@ final class BackgroundDeliveryTests: XCTestCase {
     func testWhenToAskForAnotherTask() {
         func report(remaining: UInt64, offline: Bool = false, errors: [FailureKind] = []) -> SubmitReport {
             SubmitReport(
-                recordsSubmitted: 1, recordsRetried: 0, recordsDropped: 0, recordsRemaining: remaining,
+                recordsSubmitted: 1, kinesisRecordsSubmitted: 1, recordsRetried: 0, recordsDropped: 0, recordsRemaining: remaining,
                 requests: 1, networkUnavailable: offline, deadlineReached: false,
                 errors: errors.map { StreamError(streamName: "s", kind: $0, code: nil, message: "m") }
             )

@@ -131,6 +131,30 @@ final class SubmissionTests: XCTestCase {
         XCTAssertNotNil(random.flatMap { UUID(uuidString: $0.partitionKey) }, "a missing partition key becomes a UUID")
     }
 
+    func testAggregationPacksUnkeyedRecordsIntoKPLAggregatedRecords() async throws {
+        let defaults = RecorderConfig(databasePath: "/tmp/x.db", region: "eu-west-1")
+        XCTAssertFalse(defaults.aggregation, "off by default")
+        XCTAssertEqual(defaults.maxAggregateBytes, 25_000, "one 25 KB PUT payload unit")
+        let stream = uniqueStreamName("aggregation")
+        try await kinesis.createStream(stream)
+        let recorder = try makeRecorder { $0.aggregation = true }
+        for i in 0..<300 {
+            try recorder.save(Data((0..<100).map { UInt8(truncatingIfNeeded: i + $0) }), to: stream)
+        }
+        let report = try await recorder.submit()
+        XCTAssertEqual(report.recordsSubmitted, 300)
+        // 300 sub-records of 106 encoded bytes fill two aggregates of at most 25,000 bytes.
+        XCTAssertEqual(report.kinesisRecordsSubmitted, 2)
+        XCTAssertEqual(try recorder.stats().kinesisRecordsSubmitted, 2)
+
+        let records = try await kinesis.allRecords(stream)
+        XCTAssertEqual(records.count, 2)
+        for record in records {
+            XCTAssertEqual([UInt8](record.data.prefix(4)), [0xF3, 0x89, 0x9A, 0xC2], "the KPL magic number")
+            XCTAssertLessThanOrEqual(record.data.count + record.partitionKey.utf8.count, 25_000)
+        }
+    }
+
     func testSwiftCredentialsProviderIsAskedOnceAndCached() async throws {
         let stream = uniqueStreamName("creds")
         try await kinesis.createStream(stream)

@@ -97,6 +97,8 @@ final class ValidationTests: XCTestCase {
             ("zero requestTimeout", { $0.requestTimeout = 0 }),
             ("zero maxQueuedBytes", { $0.maxQueuedBytes = 0 }),
             ("record larger than the store", { $0.maxStorageBytes = 1000; $0.maxRecordBytes = 2000 }),
+            ("maxAggregateBytes under 1 KiB", { $0.aggregation = true; $0.maxAggregateBytes = 1000 }),
+            ("maxAggregateBytes over maxRecordBytes", { $0.aggregation = true; $0.maxAggregateBytes = $0.maxRecordBytes + 1 }),
         ]
         for (what, change) in cases {
             assertInvalidInput(what) { _ = try makeRecorder(change) }

@@ -88,5 +88,7 @@ class BadInputTest {
         invalidConfig("max_queued_bytes below a record", "max_queued_bytes") { maxQueuedBytes = 1uL },
         invalidConfig("record larger than the store", "max_record_bytes") { maxStorageBytes = 1000uL },
         invalidConfig("request over 10 MiB", "max_request_bytes") { maxRequestBytes = 10uL * 1024uL * 1024uL + 1uL },
+        invalidConfig("aggregate under 1 KiB", "max_aggregate_bytes") { aggregation = true; maxAggregateBytes = 1000uL },
+        invalidConfig("aggregate over the record limit", "max_aggregate_bytes") { aggregation = true; maxAggregateBytes = maxRecordBytes + 1uL },
     )
 }

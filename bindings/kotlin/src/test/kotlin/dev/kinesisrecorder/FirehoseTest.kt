@@ -81,6 +81,8 @@ class FirehoseTest {
         }
         val cbor = assertFailsWith<RecorderException.InvalidInput> { firehose { wireFormat = WireFormat.CBOR }.close() }
         assertTrue("JSON only" in cbor.reason, cbor.reason)
+        val aggregation = assertFailsWith<RecorderException.InvalidInput> { firehose { aggregation = true }.close() }
+        assertTrue("aggregation" in aggregation.reason && "Kinesis Data Streams only" in aggregation.reason, aggregation.reason)
     }
 
     @Test

@@ -81,6 +81,26 @@ class RoundTripTest {
     }
 
     @Test
+    fun `with aggregation on, unkeyed records travel in a few KPL aggregated records`(): Unit = runBlocking {
+        val stream = Kinesalite.newStream("kt-aggregation")
+        assertEquals(false, recorderConfig("/x", "eu-west-1").aggregation, "off by default")
+        assertEquals(25_000uL, recorderConfig("/x", "eu-west-1").maxAggregateBytes, "one 25 KB PUT payload unit")
+        testRecorder(configure = { aggregation = true }).use { recorder ->
+            repeat(300) { recorder.saveRecord(ByteArray(100) { b -> (it + b).toByte() }, stream, null) }
+            val report = recorder.submitAllRecords()
+            assertEquals(emptyList(), report.errors)
+            assertEquals(300uL, report.recordsSubmitted)
+            // 300 sub-records of 106 encoded bytes fill two aggregates of at most 25,000 bytes.
+            assertEquals(2uL, report.kinesisRecordsSubmitted)
+            assertEquals(2uL, recorder.stats().kinesisRecordsSubmitted)
+        }
+        val kpl = byteArrayOf(0xF3.toByte(), 0x89.toByte(), 0x9A.toByte(), 0xC2.toByte())
+        val actual = Kinesalite.admin.readAll(stream)
+        assertEquals(2, actual.size)
+        assertTrue(actual.all { it.data.copyOf(4).contentEquals(kpl) && it.data.size <= 25_000 - it.partitionKey.length })
+    }
+
+    @Test
     fun `1,000 saves return without waiting for the disk or the network`(): Unit = runBlocking {
         val stream = Kinesalite.newStream("kt-fastsave")
         testRecorder().use { recorder ->

@@ -15,6 +15,7 @@ import kotlin.test.assertTrue
 class DeliveryPolicyTest {
     private fun report(remaining: ULong, networkUnavailable: Boolean = false, vararg errors: FailureKind) = SubmitReport(
         recordsSubmitted = 10uL,
+        kinesisRecordsSubmitted = 10uL,
         recordsRetried = 0uL,
         recordsDropped = 0uL,
         recordsRemaining = remaining,
@@ -35,6 +36,7 @@ class DeliveryPolicyTest {
         accountError = null,
         accountRetryIn = null,
         recordsSubmitted = 0uL,
+        kinesisRecordsSubmitted = 0uL,
         recordsRetried = 0uL,
         recordsThrottled = 0uL,
         requestsSent = 0uL,
