@@ -68,52 +68,6 @@ fn deaggregate(records: &[(String, Vec<u8>)]) -> Vec<UserRecord> {
         .collect()
 }
 
-/// A shard's hash key range and its records, `(partition key, data)`, in order.
-struct ShardRecords {
-    range: std::ops::RangeInclusive<u128>,
-    records: Vec<(String, Vec<u8>)>,
-}
-
-async fn read_shards(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<ShardRecords> {
-    let shards = client
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap()
-        .shards
-        .unwrap_or_default();
-    let mut result = Vec::new();
-    for shard in shards {
-        let range = shard.hash_key_range().unwrap();
-        let range = range.starting_hash_key().parse().unwrap()..=range.ending_hash_key().parse().unwrap();
-        let mut records = Vec::new();
-        let mut iterator = client
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(shard.shard_id)
-            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(it) = iterator {
-            let page = client.get_records().shard_iterator(it).send().await.unwrap();
-            if page.records.is_empty() {
-                break;
-            }
-            records.extend(
-                page.records
-                    .into_iter()
-                    .map(|r| (r.partition_key.unwrap_or_default(), r.data.into_inner())),
-            );
-            iterator = page.next_shard_iterator;
-        }
-        result.push(ShardRecords { range, records });
-    }
-    result
-}
-
 /// What the app saved: its partition key (None: made up), explicit hash key, data.
 type Saved = (Option<String>, Option<String>, Vec<u8>);
 

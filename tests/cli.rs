@@ -30,9 +30,19 @@ fn cli(args: &[&str], stdin: &[u8], endpoint: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Fails with the CLI's stderr unless it exited with `code`.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn status_json(db: &str) -> serde_json::Value {
     let output = cli(&["status", "--db", db, "--json"], b"", None);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_exit(&output, 0);
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -62,24 +72,14 @@ async fn record_status_submit_clear() {
         b"AAEC/w==\n",
         None,
     );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 
     let status = status_json(db);
     assert_eq!(status["pending_records"], 4);
     assert_eq!(status["streams"][0]["stream_name"], "cli");
 
     let output = cli(&["submit", "--db", db], b"", Some(&server.endpoint));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains("submitted 4 records in 1 requests"));
     let mut got = read_stream(&sdk, "cli").await;
     got.sort();
@@ -132,12 +132,7 @@ async fn run_records_continuously_and_drains_at_the_end() {
         lines.as_bytes(),
         Some(&server.endpoint),
     );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert_eq!(read_stream(&sdk, "live").await.len(), 1500);
 }
 
@@ -154,12 +149,7 @@ async fn submit_and_run_aggregate_when_asked() {
         .status
         .success());
     let output = cli(&["submit", "--db", db, "--aggregate"], b"", Some(&server.endpoint));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("submitted 300 records in 1 requests (1 Kinesis records)"),
@@ -185,12 +175,7 @@ async fn submit_and_run_aggregate_when_asked() {
         lines.as_bytes(),
         Some(&server.endpoint),
     );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let status = status_json(db);
     assert_eq!(status["records_submitted"], 600);
     let sent = read_stream(&sdk, "agg").await.len() as u64 - 1;
@@ -203,12 +188,7 @@ async fn submit_and_run_aggregate_when_asked() {
         b"",
         Some(&server.endpoint),
     );
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 2);
     let output = cli(
         &["submit", "--db", db, "--aggregate", "--aggregate-max-bytes", "100"],
         b"",
@@ -352,10 +332,5 @@ fn submit_returns_by_its_deadline_and_keeps_the_rest() {
         3000
     );
     let output = cli(&["submit", "--db", db, "--deadline", "0s"], b"", Some(&server.endpoint));
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 2);
 }

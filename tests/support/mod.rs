@@ -200,8 +200,14 @@ pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards:
     panic!("stream {name} never became active");
 }
 
-/// Every record of every shard of `stream`, as (partition key, data).
-pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
+/// A shard's hash key range and its records, `(partition key, data)`, in order.
+pub struct ShardRecords {
+    pub range: std::ops::RangeInclusive<u128>,
+    pub records: Vec<(String, Vec<u8>)>,
+}
+
+/// Every shard of `stream` with its records, read from the trim horizon.
+pub async fn read_shards(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<ShardRecords> {
     let shards = client
         .list_shards()
         .stream_name(stream)
@@ -210,8 +216,11 @@ pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<
         .unwrap()
         .shards
         .unwrap_or_default();
-    let mut records = Vec::new();
+    let mut result = Vec::new();
     for shard in shards {
+        let range = shard.hash_key_range().unwrap();
+        let range = range.starting_hash_key().parse().unwrap()..=range.ending_hash_key().parse().unwrap();
+        let mut records = Vec::new();
         let mut iterator = client
             .get_shard_iterator()
             .stream_name(stream)
@@ -239,8 +248,18 @@ pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<
             );
             iterator = page.next_shard_iterator;
         }
+        result.push(ShardRecords { range, records });
     }
-    records
+    result
+}
+
+/// Every record of every shard of `stream`, as (partition key, data).
+pub async fn read_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {
+    read_shards(client, stream)
+        .await
+        .into_iter()
+        .flat_map(|shard| shard.records)
+        .collect()
 }
 
 pub fn config(dir: &tempfile::TempDir, endpoint: &str) -> RecorderConfig {
