@@ -176,6 +176,9 @@ class JavaRecorder(
         /** Records acknowledged by the service. */
         val recordsSubmitted: Long = report.recordsSubmitted.toLong()
 
+        /** Kinesis records those records went out in (fewer with KPL aggregation on). */
+        val kinesisRecordsSubmitted: Long = report.kinesisRecordsSubmitted.toLong()
+
         /** Per-record rejections that will be retried. */
         val recordsRetried: Long = report.recordsRetried.toLong()
 
@@ -198,7 +201,7 @@ class JavaRecorder(
         val errors: List<StreamError> = report.errors
 
         override fun toString() =
-            "Report(submitted=$recordsSubmitted, retried=$recordsRetried, dropped=$recordsDropped, " +
+            "Report(submitted=$recordsSubmitted, kinesisRecords=$kinesisRecordsSubmitted, retried=$recordsRetried, dropped=$recordsDropped, " +
                 "remaining=$recordsRemaining, requests=$requests, networkUnavailable=$networkUnavailable, " +
                 "deadlineReached=$deadlineReached, errors=$errors)"
     }
@@ -215,6 +218,7 @@ class JavaRecorder(
         val accountError: String? = stats.accountError
         val accountRetryIn: Duration? = stats.accountRetryIn
         val recordsSubmitted: Long = stats.recordsSubmitted.toLong()
+        val kinesisRecordsSubmitted: Long = stats.kinesisRecordsSubmitted.toLong()
         val recordsRetried: Long = stats.recordsRetried.toLong()
         val recordsThrottled: Long = stats.recordsThrottled.toLong()
         val requestsSent: Long = stats.requestsSent.toLong()

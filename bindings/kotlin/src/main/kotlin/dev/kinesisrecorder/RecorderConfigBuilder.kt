@@ -74,6 +74,11 @@ class RecorderConfigBuilder @JvmOverloads constructor(
 
     fun newlineDelimited(enabled: Boolean) = apply { config.newlineDelimited = enabled }
 
+    /** KPL aggregation of small records (Kinesis Data Streams only; consumers must de-aggregate). */
+    fun aggregation(enabled: Boolean) = apply { config.aggregation = enabled }
+
+    fun maxAggregateBytes(bytes: Long) = apply { config.maxAggregateBytes = unsigned("maxAggregateBytes", bytes) }
+
     /** A copy of the configuration built so far (the builder may go on). */
     fun build(): RecorderConfig = config.copy()
 

@@ -89,6 +89,7 @@ class JavaApiTest {
             JavaRecorder.Report report = recorder.submitAllRecords(); // blocking, like the AWS recorder
             assertEquals(List.of(), report.getErrors());
             assertEquals(7L, report.getRecordsSubmitted());
+            assertEquals(7L, report.getKinesisRecordsSubmitted()); // no aggregation: one each
             assertEquals(0L, report.getRecordsRemaining());
             assertEquals(1L, report.getRequests());
             assertEquals(7L, recorder.stats().getRecordsSubmitted());
@@ -202,12 +203,31 @@ class JavaApiTest {
     }
 
     @Test
+    void aggregationPacksSmallRecordsIntoOneKinesisRecord() throws Exception {
+        String stream = Kinesalite.INSTANCE.newStream("java-aggregation", 1);
+        RecorderConfig config = config(Kinesalite.INSTANCE.getEndpoint())
+                .aggregation(true)
+                .maxAggregateBytes(25_000)
+                .build();
+        try (JavaRecorder recorder = JavaRecorder.open(config, fixedKeys())) {
+            for (int i = 0; i < 5; i++) recorder.saveRecord("event " + i, stream);
+            recorder.flush();
+            JavaRecorder.Report report = recorder.submitAllRecords();
+            assertEquals(List.of(), report.getErrors());
+            assertEquals(5L, report.getRecordsSubmitted());
+            assertEquals(1L, report.getKinesisRecordsSubmitted());
+            assertEquals(1L, recorder.stats().getKinesisRecordsSubmitted());
+        }
+    }
+
+    @Test
     void badValuesAreTypedErrors() throws Exception {
         RecorderConfigBuilder builder = config(Kinesalite.INSTANCE.getEndpoint());
         RecorderException.InvalidInput negative =
                 assertThrows(RecorderException.InvalidInput.class, () -> builder.maxStorageBytes(-1));
         assertTrue(negative.getReason().contains("maxStorageBytes"), negative.getReason());
         assertThrows(RecorderException.InvalidInput.class, () -> builder.maxAttempts(-3));
+        assertThrows(RecorderException.InvalidInput.class, () -> builder.maxAggregateBytes(-1));
         // Out of the core's range: refused when the recorder is created.
         RecorderConfig tooMany = builder.maxRecordsPerRequest(501).build();
         assertThrows(RecorderException.InvalidInput.class, () -> JavaRecorder.open(tooMany, fixedKeys()));
