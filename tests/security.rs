@@ -408,6 +408,21 @@ async fn tls_certificate_errors_are_errors_and_keep_the_records() {
     );
 }
 
+/// A TLS server whose certificate only its own test CA vouches for, that CA's
+/// file, and a store (in the returned folder) holding `lines` for stream `s`.
+fn trusted_only_by_its_test_ca(lines: &[u8]) -> (TlsServer, std::path::PathBuf, tempfile::TempDir, String) {
+    let server = match TlsServer::start_with_test_ca() {
+        Ok(server) => server,
+        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
+    };
+    let test_ca = server.ca_file.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("trust.db").to_str().unwrap().to_owned();
+    let output = run_cli(&["record", "--db", &db, "--stream", "s"], lines);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (server, test_ca, dir, db)
+}
+
 /// `TlsRoots::Platform` (the default) trusts what the system trusts: a server
 /// whose CA only the system's trust configuration holds (`SSL_CERT_FILE`
 /// here, as a corporate or MDM CA on a managed device) is accepted; without
@@ -415,16 +430,8 @@ async fn tls_certificate_errors_are_errors_and_keep_the_records() {
 /// (Mozilla's roots only), the same server is refused and the records stay.
 #[test]
 fn the_systems_trust_store_decides_and_bundled_roots_ignore_it() {
-    let server = match TlsServer::start_with_test_ca() {
-        Ok(server) => server,
-        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
-    };
-    let test_ca = server.ca_file.clone().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("trust.db");
-    let db = db.to_str().unwrap();
-    let output = run_cli(&["record", "--db", db, "--stream", "s"], b"one\ntwo\nthree\n");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (server, test_ca, _dir, db) = trusted_only_by_its_test_ca(b"one\ntwo\nthree\n");
+    let db = db.as_str();
     let endpoint = format!("https://localhost:{}", server.port);
     let submit = |tls_roots: &str, trusted_ca_file: Option<&std::path::Path>| {
         let mut command = cli_command(&[
@@ -480,16 +487,8 @@ fn the_systems_trust_store_decides_and_bundled_roots_ignore_it() {
 /// no credentials come back and the records stay).
 #[test]
 fn cognito_calls_trust_what_the_recorder_trusts() {
-    let server = match TlsServer::start_with_test_ca() {
-        Ok(server) => server,
-        Err(reason) => panic!("cannot start the TLS server (openssl and python3 are needed): {reason}"),
-    };
-    let test_ca = server.ca_file.clone().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cognito-trust.db");
-    let db = db.to_str().unwrap();
-    let output = run_cli(&["record", "--db", db, "--stream", "s"], b"one\ntwo\n");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (server, test_ca, _dir, db) = trusted_only_by_its_test_ca(b"one\ntwo\n");
+    let db = db.as_str();
     let cognito_endpoint = format!("https://localhost:{}", server.port);
     let submit = |tls_roots: &str| {
         let mut command = cli_command(&[
