@@ -780,16 +780,54 @@ async fn a_clock_that_jumps_years_during_a_run_ages_nothing() {
 
 #[test]
 fn reject_new_never_overshoots_its_limit_under_racing_savers() {
+    // The race: after settling a request the worker reads the store's
+    // pending bytes and publishes them for the savers' reject-new check. A
+    // commit by the writer between that read and the publication was
+    // overwritten by the older, smaller value, and the savers filled the room
+    // that commit had taken. A window of nanoseconds; to hit it within a
+    // bounded run:
+    // - the store knows 20,000 streams (an app that used many stream names:
+    //   they stay accounted, at zero, once delivered or deleted). Each read
+    //   of the pending bytes sums them with the store locked, about a
+    //   millisecond in a debug build, so the writer is often waiting for the
+    //   lock when the worker lets it go, and is woken by that release;
+    // - 5 records per request: a settlement, and a read, every few ms;
+    // - 4 savers, more than the cores.
+    // The recorder says itself when its store went over: the writer's
+    // `StorageThresholdCrossed`, set one byte above the limit, compares the
+    // pending bytes after each commit, with the store locked.
+    const KNOWN_STREAMS: u64 = 20_000;
     let server = lean_server(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&dir, &server.endpoint);
+    {
+        let mut roomy = config.clone();
+        roomy.max_storage_bytes = 1 << 30;
+        roomy.max_queued_bytes = 1 << 30;
+        let recorder = Recorder::new(roomy, credentials()).unwrap();
+        for i in 0..KNOWN_STREAMS {
+            recorder.save_record(vec![1], &format!("known-{i}"), None).unwrap();
+        }
+        recorder.flush().unwrap();
+        assert_eq!(recorder.delete_all_records().unwrap(), KNOWN_STREAMS);
+    }
     config.when_full = kinesis_recorder::WhenFull::RejectNew;
     config.max_storage_bytes = 20_000;
     config.max_record_bytes = 1_000;
     config.auto_submit = true;
     config.submit_threshold_records = 20;
+    config.max_records_per_request = 5;
+    config.notification_byte_threshold = config.max_storage_bytes + 1;
     let limit = config.max_storage_bytes;
     let recorder = Arc::new(Recorder::new(config, credentials()).unwrap());
+    let events = Arc::new(Events::default());
+    recorder.set_listener(Some(events.clone()));
+    let went_over = || {
+        events.0.lock().unwrap().iter().find_map(|e| match e {
+            RecorderEvent::StorageThresholdCrossed { bytes_used, .. } => Some(*bytes_used),
+            _ => None,
+        })
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let savers: Vec<_> = (0..4)
         .map(|t| {
@@ -807,18 +845,19 @@ fn reject_new_never_overshoots_its_limit_under_racing_savers() {
             })
         })
         .collect();
-    // Watch the store: pending bytes (exact, read under the store's lock),
-    // until 1,000 records went through the full store (however loaded the
-    // machine is).
+    // Watch the store (pending bytes, exact, read with the store locked)
+    // until 4,000 requests went through the full store, 40 s at most (a
+    // loaded machine), or it went over.
     let (mut peak, mut samples) = (0, 0);
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
+    while started.elapsed() < Duration::from_secs(40) && went_over().is_none() {
         let stats = recorder.stats().unwrap();
         peak = peak.max(stats.pending_bytes);
         samples += 1;
-        if stats.records_submitted > 1_000 {
+        if stats.requests_sent >= 4_000 {
             break;
         }
+        std::thread::sleep(Duration::from_millis(1));
     }
     stop.store(true, Ordering::SeqCst);
     let (saved, refused) = savers
@@ -828,9 +867,18 @@ fn reject_new_never_overshoots_its_limit_under_racing_savers() {
     recorder.flush().unwrap();
     let stats = recorder.stats().unwrap();
     println!(
-        "reject-new: 4 savers, {saved} saved, {refused} refused, {} submitted, {samples} samples, \
-         peak {peak} of {limit} bytes",
-        stats.records_submitted
+        "reject-new: 4 savers, {KNOWN_STREAMS} streams known, {saved} saved, {refused} refused, {} submitted in {} \
+         requests, {:.1} s, {samples} samples, peak {peak} of {limit} bytes, over the limit after a commit: {:?}",
+        stats.records_submitted,
+        stats.requests_sent,
+        started.elapsed().as_secs_f64(),
+        went_over()
+    );
+    assert_eq!(
+        went_over(),
+        None,
+        "the store went over its {limit}-byte limit (after {} requests)",
+        stats.requests_sent
     );
     assert!(stats.records_submitted > 1_000 && refused > 0, "{stats:?}");
     assert!(
