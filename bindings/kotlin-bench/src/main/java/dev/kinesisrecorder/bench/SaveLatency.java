@@ -9,6 +9,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Every call timed: the latency distribution of single saves from Kotlin's recorder (the JNI
@@ -24,9 +26,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * for at least half the call's time (Linux's /proc/thread-self/schedstat, read between bursts):
  * on 2 cores the JVM's compiler and collector threads and the recorder's writer take turns with
  * the caller. The tail is also shown split the way the Rust benchmark splits it: the first call
- * of a burst (it wakes the parked writer, a system call) against the other 99, and calls in
- * bursts during which the thread never waited on the run queue. Allocation: the calling thread's
- * allocated bytes (ThreadMXBean) over the timed saves.
+ * of a burst against the other 99, and calls in bursts during which the thread never waited on
+ * the run queue. Allocation: the calling thread's allocated bytes (ThreadMXBean) over the timed
+ * saves. Two more figures show what a wake-up costs: saves after the writer parked (a pause
+ * longer than its lingers: the save wakes it, a system call on the caller's thread), next to the
+ * machine's own cost of waking a parked thread (LockSupport.unpark), in the same run.
  *
  * Usage: SaveLatency [--quick]. Prints a table; exits 1 only if a save allocates more than 256
  * bytes on the Java heap (the issue's bound; not a timing), never on a timing.
@@ -34,6 +38,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class SaveLatency {
     static final int BURST = 100;
     static final long PAUSE_MS = 2;
+    /** Longer than the writer's lingers (5 x 2 ms), so that it has parked. */
+    static final long IDLE_MS = 50;
     static final long ALLOCATION_BOUND = 256;
 
     interface Save {
@@ -53,6 +59,8 @@ public final class SaveLatency {
         int warmup = quick ? 5_000 : 50_000;
         int timed = quick ? 10_000 : 100_000;
         int loops = quick ? 5 : 50;
+        int afterIdle = quick ? 20 : 200;
+        int wakeUps = quick ? 100 : 1_000;
 
         byte[][] payloads = Subjects.payloads(1024);
         String[] keys = Subjects.keys(1024);
@@ -70,7 +78,10 @@ public final class SaveLatency {
                     timeEach("saveRecord, without key", withoutKey, flush, warmup, timed));
             long[] loopBaseline = timeLoops(baseline, drainBaseline, loops);
             long[] loopSaves = timeLoops(withKey, flush, loops);
+            long[] idleSaves = timeAfterIdle(withKey, flush, afterIdle);
+            long[] wakeUpCosts = timeWakeUps(wakeUps);
             print(runs, loopBaseline, loopSaves, quick, warmup, timed, loops);
+            printWakeUps(idleSaves, wakeUpCosts);
 
             Run saves = runs.get(1);
             if (saves.bytesPerSave() > ALLOCATION_BOUND || runs.get(2).bytesPerSave() > ALLOCATION_BOUND) {
@@ -159,6 +170,47 @@ public final class SaveLatency {
         return times;
     }
 
+    /** Saves that each find the writer parked: a flush, then IDLE_MS, then one timed save. */
+    static long[] timeAfterIdle(Save save, Step flush, int count) throws Exception {
+        long[] samples = new long[count];
+        for (int i = 0; i < count; i++) {
+            flush.run();
+            Thread.sleep(IDLE_MS);
+            long start = System.nanoTime();
+            save.save(i);
+            samples[i] = System.nanoTime() - start;
+        }
+        flush.run();
+        Arrays.sort(samples);
+        return samples;
+    }
+
+    /** The machine's cost of waking a parked thread: LockSupport.unpark, timed, after a pause. */
+    static long[] timeWakeUps(int count) throws Exception {
+        AtomicInteger wakeUps = new AtomicInteger();
+        Thread sleeper = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                LockSupport.park();
+                wakeUps.incrementAndGet();
+            }
+        });
+        sleeper.setDaemon(true);
+        sleeper.start();
+        long[] samples = new long[count];
+        for (int i = 0; i < count; i++) {
+            // Until the previous unpark was taken and the thread parked again.
+            while (wakeUps.get() < i || sleeper.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            Thread.sleep(PAUSE_MS);
+            long start = System.nanoTime();
+            LockSupport.unpark(sleeper);
+            samples[i] = System.nanoTime() - start;
+        }
+        sleeper.interrupt();
+        sleeper.join();
+        Arrays.sort(samples);
+        return samples;
+    }
+
     /** Nanoseconds this thread has waited on the run queue (Linux schedstat), or -1 elsewhere. */
     static long runQueueNanos() {
         try {
@@ -190,6 +242,15 @@ public final class SaveLatency {
 
     static String micros(long nanos) {
         return String.format(Locale.ROOT, nanos < 10_000 ? "%.2f µs" : "%.0f µs", nanos / 1000.0);
+    }
+
+    static void printWakeUps(long[] idleSaves, long[] wakeUps) {
+        System.out.printf(Locale.ROOT, "saveRecord after %d ms idle (the writer parked: the save wakes it), %d saves:"
+                        + " p50 %s, p99 %s, max %s%n", IDLE_MS, idleSaves.length, micros(percentile(idleSaves, 0.5)),
+                micros(percentile(idleSaves, 0.99)), micros(idleSaves[idleSaves.length - 1]));
+        System.out.printf(Locale.ROOT, "waking a parked thread on this machine (LockSupport.unpark after a %d ms pause),"
+                        + " %d times: p50 %s, p99 %s, max %s%n", PAUSE_MS, wakeUps.length, micros(percentile(wakeUps, 0.5)),
+                micros(percentile(wakeUps, 0.99)), micros(wakeUps[wakeUps.length - 1]));
     }
 
     static void print(List<Run> runs, long[] loopBaseline, long[] loopSaves, boolean quick, int warmup, int timed,
