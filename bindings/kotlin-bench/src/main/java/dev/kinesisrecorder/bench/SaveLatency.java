@@ -76,9 +76,9 @@ public final class SaveLatency {
                     timeEach("ConcurrentLinkedQueue.offer (baseline)", baseline, drainBaseline, warmup, timed),
                     timeEach("saveRecord, with key", withKey, flush, warmup, timed),
                     timeEach("saveRecord, without key", withoutKey, flush, warmup, timed));
-            long[] loopBaseline = timeLoops(baseline, drainBaseline, loops);
-            long[] loopSaves = timeLoops(withKey, flush, loops);
-            long[] idleSaves = timeAfterIdle(withKey, flush, afterIdle);
+            long[] loopBaseline = timeAfterPause(baseline, drainBaseline, loops, PAUSE_MS, 1_000);
+            long[] loopSaves = timeAfterPause(withKey, flush, loops, PAUSE_MS, 1_000);
+            long[] idleSaves = timeAfterPause(withKey, flush, afterIdle, IDLE_MS, 1);
             long[] wakeUpCosts = timeWakeUps(wakeUps);
             print(runs, loopBaseline, loopSaves, quick, warmup, timed, loops);
             printWakeUps(idleSaves, wakeUpCosts);
@@ -155,32 +155,21 @@ public final class SaveLatency {
                 unqueuedSamples, bursts, unqueuedBursts);
     }
 
-    /** The time of 1,000 calls back to back, `loops` times (each after a flush and a pause). */
-    static long[] timeLoops(Save save, Step betweenLoops, int loops) throws Exception {
-        long[] times = new long[loops];
-        for (int loop = 0; loop < loops; loop++) {
-            betweenLoops.run();
-            Thread.sleep(PAUSE_MS);
-            long start = System.nanoTime();
-            for (int i = 0; i < 1_000; i++) save.save(loop * 1_000 + i);
-            times[loop] = System.nanoTime() - start;
-        }
-        betweenLoops.run();
-        Arrays.sort(times);
-        return times;
-    }
-
-    /** Saves that each find the writer parked: a flush, then IDLE_MS, then one timed save. */
-    static long[] timeAfterIdle(Save save, Step flush, int count) throws Exception {
+    /**
+     * `count` samples, each the time of `calls` calls back to back after `betweenSamples` and a
+     * pause of `pauseMs`: 1,000 saves in a loop after the bursts' pause, or one save after the
+     * writer parked (IDLE_MS).
+     */
+    static long[] timeAfterPause(Save save, Step betweenSamples, int count, long pauseMs, int calls) throws Exception {
         long[] samples = new long[count];
-        for (int i = 0; i < count; i++) {
-            flush.run();
-            Thread.sleep(IDLE_MS);
+        for (int sample = 0; sample < count; sample++) {
+            betweenSamples.run();
+            Thread.sleep(pauseMs);
             long start = System.nanoTime();
-            save.save(i);
-            samples[i] = System.nanoTime() - start;
+            for (int i = 0; i < calls; i++) save.save(sample * calls + i);
+            samples[sample] = System.nanoTime() - start;
         }
-        flush.run();
+        betweenSamples.run();
         Arrays.sort(samples);
         return samples;
     }
