@@ -216,20 +216,47 @@ impl Loopback {
 }
 
 #[derive(serde::Deserialize)]
-struct PutRecordsIn<'a> {
+struct PutRecordsIn {
     #[serde(rename = "StreamName")]
     _stream_name: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "Records", borrow)]
-    records: Vec<EntryIn<'a>>,
+    #[serde(rename = "Records")]
+    records: Vec<EntryIn>,
 }
 
 #[derive(serde::Deserialize)]
-struct EntryIn<'a> {
+struct EntryIn {
     /// Base64: only its decoded length is counted.
-    #[serde(rename = "Data", borrow)]
-    data: std::borrow::Cow<'a, str>,
-    #[serde(rename = "PartitionKey", borrow)]
-    partition_key: std::borrow::Cow<'a, str>,
+    #[serde(rename = "Data")]
+    data: JsonString,
+    #[serde(rename = "PartitionKey")]
+    partition_key: JsonString,
+}
+
+/// What the server needs of a JSON string: its length and its trailing
+/// `=` (base64 padding). Read as bytes, so the server skips the UTF-8 check
+/// a `&str` costs: it shares the machine with the drain it serves.
+struct JsonString {
+    len: usize,
+    padding: usize,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = JsonString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<JsonString, E> {
+                Ok(JsonString {
+                    len: bytes.len(),
+                    padding: bytes.iter().rev().take_while(|&&b| b == b'=').count(),
+                })
+            }
+        }
+        deserializer.deserialize_bytes(Visitor)
+    }
 }
 
 /// Provisioned streams bill each record in 25 KB PUT payload units,
@@ -241,8 +268,7 @@ const ON_DEMAND_UNIT: u64 = 1024;
 fn count_billing(records: &[EntryIn], stats: &ServerStats) {
     let (mut bytes, mut units, mut kib) = (0, 0, 0);
     for record in records {
-        let padding = record.data.bytes().rev().take_while(|&b| b == b'=').count();
-        let size = (record.data.len() / 4 * 3 - padding + record.partition_key.len()) as u64;
+        let size = (record.data.len / 4 * 3 - record.data.padding + record.partition_key.len) as u64;
         bytes += size;
         units += size.div_ceil(PUT_PAYLOAD_UNIT);
         kib += size.div_ceil(ON_DEMAND_UNIT);
