@@ -1400,11 +1400,15 @@ fn row_rss(report: &mut Report, sizes: Sizes, db: &Path) {
     ));
     report.note(format!(
         "row 7: child process (this binary, `__rss_child`): VmHWM {:.1} MiB before opening, {:.1} MiB just after \
-         opening, {:.1} MiB at the end (+{:.1} MiB while draining); drained in {:.1} s ({:.0} k rec/s)",
+         opening, {:.1} MiB at the end (+{:.1} MiB while draining); at the end {:.1} MiB private (RssAnon) and \
+         {:.1} MiB of mapped files (RssFile: mostly this binary's code, shared, reclaimable); drained in {:.1} s \
+         ({:.0} k rec/s)",
         start_kib / 1024.0,
         open_kib / 1024.0,
         peak_kib / 1024.0,
         (peak_kib - open_kib) / 1024.0,
+        get("anon_kib") / 1024.0,
+        get("file_kib") / 1024.0,
         get("seconds"),
         sizes.ingest as f64 / get("seconds").max(1e-9) / 1e3,
     ));
@@ -1421,6 +1425,9 @@ fn rss_child(db: &str, endpoint: &str) {
     let report = rt.block_on(recorder.submit_all_records()).unwrap();
     let seconds = t.elapsed().as_secs_f64();
     let peak_hwm = proc_status_kib("VmHWM:");
+    // What the peak is made of: private memory, and file pages mapped (the
+    // binary's code, shared and reclaimable; it moves with code layout).
+    let (anon, file) = (proc_status_kib("RssAnon:"), proc_status_kib("RssFile:"));
     // Row 12: the file right after the drain, then once the idle worker
     // compacted it (delivered rows deleted, free pages returned).
     // The file only shrinks once compaction has deleted every delivered
@@ -1439,7 +1446,8 @@ fn rss_child(db: &str, endpoint: &str) {
         idle_file = now;
     }
     println!(
-        "RSS_CHILD start_hwm_kib={start_hwm} open_hwm_kib={open_hwm} peak_hwm_kib={peak_hwm} submitted={} remaining={} \
+        "RSS_CHILD start_hwm_kib={start_hwm} open_hwm_kib={open_hwm} peak_hwm_kib={peak_hwm} anon_kib={anon} \
+         file_kib={file} submitted={} remaining={} \
          seconds={seconds:.3} drained_file={drained_file} idle_file={idle_file} idle_seconds={:.3}",
         report.records_submitted,
         report.records_remaining,
