@@ -35,7 +35,7 @@ use crate::policy::schedule::{self, next_turn, Conditions, Mode, Pending, Share,
 use crate::policy::stream::{HoldReason, Outcome, StreamState};
 use crate::recorder::events::RecorderEvent;
 use crate::recorder::stats::{FailureKind, StreamError, SubmitReport};
-use crate::store::{Counter, Store, COMPACTION_CHUNK};
+use crate::store::{Counter, SendGate, Store, COMPACTION_CHUNK};
 use crate::submission::Entry;
 use crate::transport::Transport;
 
@@ -161,12 +161,17 @@ pub(crate) struct Worker {
     drain: Drain,
     /// A failed compaction is not tried again before then.
     compaction_hold_until: Option<Instant>,
+    /// Where each send is checked against clears (see `store::settling`).
+    send_gate: Arc<SendGate>,
 }
 
 impl Worker {
     pub fn new(shared: Arc<Shared>, transport: Transport, commands: mpsc::UnboundedReceiver<Command>) -> Self {
         // Records left from a previous run are due at once.
-        let left_over = shared.lock_store().pending_streams();
+        let (left_over, send_gate) = {
+            let store = shared.lock_store();
+            (store.pending_streams(), store.send_gate())
+        };
         {
             let mut states = shared.lock_streams();
             for account in left_over {
@@ -179,6 +184,7 @@ impl Worker {
             commands,
             drain: Drain::default(),
             compaction_hold_until: None,
+            send_gate,
         }
     }
 
@@ -427,7 +433,7 @@ impl Worker {
         let answer = {
             // The app may clear the store while the credentials are fetched:
             // the batch is checked against that right before it leaves.
-            let before_send = || self.shared.lock_store().begin_send(&stream, &batch, clears);
+            let before_send = || self.send_gate.begin_send(&stream, &batch, clears);
             let send = self.transport.put_records(&stream, &batch, before_send);
             tokio::pin!(send);
             loop {

@@ -51,7 +51,11 @@ impl Store {
     pub fn delete_all(&mut self) -> Result<Dropped> {
         const CONTEXT: &str = "deleting all records";
         let streams = self.streams.clone();
-        let in_flight = self
+        // Held throughout: a batch either leaves before the clear (and is
+        // told which of its records it removed) or is refused after it.
+        let send_gate = self.send_gate.clone();
+        let mut departures = send_gate.lock();
+        let in_flight = departures
             .in_flight
             .as_ref()
             .map(|f| (f.stream().to_owned(), f.ids().to_vec()));
@@ -91,12 +95,13 @@ impl Store {
             }
             Ok(in_flight_stored)
         })?;
-        if let Some(in_flight) = &mut self.in_flight {
+        if let Some(in_flight) = &mut departures.in_flight {
             in_flight.clear(in_flight_stored);
         }
+        departures.clears += 1;
+        drop(departures);
         self.compaction_due = false;
         self.delivered_bytes_waiting = 0;
-        self.clears += 1;
         self.return_free_space();
         Ok(dropped)
     }
@@ -128,7 +133,7 @@ impl Store {
 
     /// Changes each time [`Store::delete_all`] runs.
     pub fn clears(&self) -> u64 {
-        self.clears
+        self.send_gate.lock().clears
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -45,8 +46,7 @@ impl Store {
             compaction_due: true,
             delivered_bytes_waiting: 0,
             delivered_bytes_budget: u64::MAX,
-            clears: 0,
-            in_flight: None,
+            send_gate: Arc::default(),
             counters: HashMap::new(),
         };
         store.load_accounting().map_err(sqlite_error)?;

@@ -22,8 +22,9 @@
 //! - `accounting`: per-stream totals, counters, marks, the transaction helper.
 //! - `saving`: inserting a group of records (with drop-oldest eviction).
 //! - `batches`: reading the next batch of a stream.
-//! - `settling`: the batch in flight, applying a request's outcome;
-//!   compaction of delivered rows.
+//! - `settling`: the batch in flight (behind a lock of its own, the
+//!   `SendGate`, so a send never waits for a read), applying a request's
+//!   outcome; compaction of delivered rows.
 //! - `dropping`: eviction, expiry, delete-all.
 
 mod accounting;
@@ -35,12 +36,13 @@ pub(crate) mod schema;
 mod settling;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
 pub(crate) use accounting::{Counter, Dropped, StreamAccount};
 pub(crate) use file::{move_aside, stored_service};
-pub(crate) use settling::COMPACTION_CHUNK;
+pub(crate) use settling::{SendGate, COMPACTION_CHUNK};
 
 /// The open store: the connection and the in-memory accounting. Its methods
 /// are defined in the submodules, by job.
@@ -62,11 +64,8 @@ pub(crate) struct Store {
     /// only when idle, and a long drain never is).
     delivered_bytes_waiting: u64,
     delivered_bytes_budget: u64,
-    /// How many times [`Store::delete_all`] ran: a batch read before a clear
-    /// must not be sent after it.
-    clears: u64,
-    /// The batch on its way to the service, if any.
-    in_flight: Option<settling::InFlight>,
+    /// The clear count and the batch on its way to the service.
+    send_gate: Arc<SendGate>,
     counters: HashMap<Counter, u64>,
 }
 

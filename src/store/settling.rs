@@ -4,9 +4,11 @@
 //! off the submission's path.
 //!
 //! A clear ([`Store::delete_all`]) and a request race: a batch read before
-//! a clear is never sent after it ([`Store::begin_send`] refuses it), and
+//! a clear is never sent after it ([`SendGate::begin_send`] refuses it), and
 //! the records of a request already sent are counted once, when its answer
 //! comes: as submitted if the service took them, otherwise as deleted.
+
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::params;
 
@@ -18,6 +20,44 @@ use crate::submission::{Entry, Settlement};
 /// Delivered rows deleted per compaction transaction: a few milliseconds of
 /// the store's lock, so group commits of new saves never wait long.
 pub(crate) const COMPACTION_CHUNK: u32 = 2_000;
+
+/// Where a clear and a send meet: how many clears ran, and the batch on its
+/// way to the service. It has a lock of its own, so the worker can mark a
+/// batch as leaving while the read-ahead of the next batch holds the
+/// store's lock for a whole read (the send would otherwise wait for it).
+/// Lock order: the store's, then this one.
+#[derive(Debug, Default)]
+pub(crate) struct SendGate(Mutex<Departures>);
+
+#[derive(Debug, Default)]
+pub(super) struct Departures {
+    /// How many times [`Store::delete_all`] ran: a batch read before a
+    /// clear must not be sent after it.
+    pub(super) clears: u64,
+    pub(super) in_flight: Option<InFlight>,
+}
+
+impl SendGate {
+    /// Marks the records of `batch`, read when [`Store::clears`] was
+    /// `read_at_clears`, as leaving now; false when the store was cleared
+    /// since (do not send it).
+    pub fn begin_send(&self, stream: &str, batch: &[Entry], read_at_clears: u64) -> bool {
+        let mut departures = self.lock();
+        if departures.clears != read_at_clears {
+            return false;
+        }
+        departures.in_flight = Some(InFlight {
+            stream: stream.to_owned(),
+            ids: batch.iter().flat_map(Entry::records).map(|r| r.id).collect(),
+            cleared: None,
+        });
+        true
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Departures> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// The batch on its way to the service.
 #[derive(Debug)]
@@ -45,19 +85,9 @@ impl InFlight {
 }
 
 impl Store {
-    /// Marks the records of `batch`, read when [`Store::clears`] was
-    /// `read_at_clears`, as leaving now; false when the store was cleared
-    /// since (do not send it).
-    pub fn begin_send(&mut self, stream: &str, batch: &[Entry], read_at_clears: u64) -> bool {
-        if self.clears != read_at_clears {
-            return false;
-        }
-        self.in_flight = Some(InFlight {
-            stream: stream.to_owned(),
-            ids: batch.iter().flat_map(Entry::records).map(|r| r.id).collect(),
-            cleared: None,
-        });
-        true
+    /// The gate the worker marks its sends at, without the store's lock.
+    pub fn send_gate(&self) -> Arc<SendGate> {
+        self.send_gate.clone()
     }
 
     /// The batch was not sent after all: records of it that a clear removed
@@ -76,7 +106,7 @@ impl Store {
     /// Ends the batch in flight; the stream and ids of its records that a
     /// clear removed meanwhile, if any.
     fn end_send(&mut self) -> Option<(String, Vec<i64>)> {
-        let in_flight = self.in_flight.take()?;
+        let in_flight = self.send_gate.lock().in_flight.take()?;
         Some((in_flight.stream, in_flight.cleared?))
     }
 
