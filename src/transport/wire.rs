@@ -141,12 +141,32 @@ struct BatchOutput {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct BatchResultEntry {
-    /// Only its presence matters: skipped, so reading 500 of them neither
-    /// allocates nor checks their UTF-8.
     #[serde(alias = "RecordId")]
-    sequence_number: Option<serde::de::IgnoredAny>,
+    sequence_number: Option<EntryId>,
     error_code: Option<String>,
     error_message: Option<String>,
+}
+
+/// A result entry's id (`SequenceNumber`, `RecordId`), of which only its
+/// presence as a string matters. Read as bytes, so the 500 of an answer are
+/// neither copied nor checked for UTF-8; any other JSON type is refused,
+/// like any answer that is not the service's.
+struct EntryId;
+
+impl<'de> Deserialize<'de> for EntryId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = EntryId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<EntryId, E> {
+                Ok(EntryId)
+            }
+        }
+        deserializer.deserialize_bytes(Visitor)
+    }
 }
 
 fn decode_put_records(body: &[u8]) -> Result<Vec<EntryResult>, String> {
@@ -479,6 +499,10 @@ mod tests {
             b"{}",
             br#"{"Records":[{}]}"#,
             br#"{"Records":5}"#,
+            // An id that is not a string is not the service's answer.
+            br#"{"Records":[{"SequenceNumber":42}]}"#,
+            br#"{"Records":[{"SequenceNumber":[52,50]}]}"#,
+            br#"{"Records":[{"SequenceNumber":{}}]}"#,
         ] {
             assert!(decode_put_records(body).is_err(), "{:?}", String::from_utf8_lossy(body));
         }
