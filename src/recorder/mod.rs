@@ -373,7 +373,7 @@ impl Recorder {
     pub fn delete_all_records(&self) -> Result<u64, RecorderError> {
         self.ensure_running()?;
         self.shared.queue.flush()?;
-        let dropped = self.shared.lock_store().delete_all()?;
+        let dropped = self.running_store()?.delete_all()?;
         self.shared.refresh_committed_bytes();
         self.shared.listeners.emit_dropped(&dropped);
         Ok(dropped.total())
@@ -409,7 +409,7 @@ impl Recorder {
         let now = Instant::now();
         let now_ms = self.shared.clock.now_ms();
         let age = |created: Option<i64>| created.map(|c| Duration::from_millis(now_ms.saturating_sub(c).max(0) as u64));
-        let store = self.shared.lock_store();
+        let store = self.running_store()?;
         let states = self.shared.lock_streams().clone();
         let (account_error, account_retry_in) = {
             let account = self.shared.lock_account();
@@ -480,6 +480,15 @@ impl Recorder {
     /// Sets (or clears) the listener of [`RecorderEvent`]s.
     pub fn set_listener(&self, listener: Option<Arc<dyn RecorderListener>>) {
         self.shared.listeners.set(listener);
+    }
+
+    /// The store, locked, while the recorder runs. `shutdown` sets its flag
+    /// before it closes the store under this lock, so a call that raced it
+    /// gets `ShutDown`, not an error from the closed store.
+    fn running_store(&self) -> Result<MutexGuard<'_, Store>, RecorderError> {
+        let store = self.shared.lock_store();
+        self.ensure_running()?;
+        Ok(store)
     }
 
     fn ensure_running(&self) -> Result<(), RecorderError> {
